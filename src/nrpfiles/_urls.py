@@ -1,0 +1,55 @@
+"""URL helpers shared by both flavours: origins, redaction and file-key quoting."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+_SECRET_QUERY_PARAMS = frozenset({"access_token", "token"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def to_url(value: Any) -> httpx.URL:
+    """Accept a str, an ``httpx.URL`` or anything whose ``str()`` is an absolute URL."""
+    url = value if isinstance(value, httpx.URL) else httpx.URL(str(value))
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"not an absolute http(s) URL: {redact_url(str(value))!r}")
+    return url
+
+
+def origin(url: httpx.URL) -> tuple[str, str, int]:
+    """Scheme, host and effective port: what decides whether a URL is the repository's."""
+    port = url.port if url.port is not None else _DEFAULT_PORTS.get(url.scheme, 0)
+    return (url.scheme, url.host.lower(), port)
+
+
+def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    return origin(a) == origin(b)
+
+
+def redact_url(url: str | httpx.URL) -> str:
+    """The URL with secret query parameters masked, safe for messages and logs."""
+    try:
+        parsed = httpx.URL(str(url))
+    except Exception:
+        return "<unparseable URL>"
+    if not any(name in _SECRET_QUERY_PARAMS for name in parsed.params):
+        return str(parsed)
+    params = [
+        (name, "***" if name in _SECRET_QUERY_PARAMS else value)
+        for name, value in parsed.params.multi_items()
+    ]
+    return str(parsed.copy_with(params=params))
+
+
+def quote_key(key: str) -> str:
+    """Quote a file key for a URL path; ``/`` stays, as InvenioRDM routes keys as paths."""
+    return quote(key, safe="/")
+
+
+def join(base: str | httpx.URL, *segments: str) -> str:
+    """Append already-quoted path segments to a base URL."""
+    text = str(base).rstrip("/")
+    return "/".join([text, *(segment.strip("/") for segment in segments)])
