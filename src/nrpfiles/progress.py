@@ -1,0 +1,189 @@
+"""Progress of one transfer: a terminal bar, a callback, or nothing.
+
+``progress="Uploading data.csv"`` draws a tqdm bar on stderr with bytes in
+binary units, rate and ETA, one bar per file; bars of parallel transfers
+stack without garbling, and each finished bar leaves one summary line above
+the live ones. No bar is drawn when stderr is not a terminal, nor when
+``NRPFILES_NO_PROGRESS`` or ``TQDM_DISABLE`` is set to a true value.
+
+``progress=callback`` calls ``callback(bytes_done, total_or_None)``: once when
+the transfer starts, then after every chunk, from whichever thread moved the
+bytes (a worker thread in the sync flavour, the event loop's thread in the
+async one). Calls are serialised and, between restarts, ``bytes_done`` never
+decreases; keep the callback quick, it runs while the transfer waits. An
+exception it raises propagates into the transfer.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import IO, TypeAlias
+
+from tqdm import tqdm
+
+__all__ = ["Progress", "ProgressCallback", "ProgressSpec", "open_progress", "progress_disabled"]
+
+ProgressCallback: TypeAlias = Callable[[int, int | None], None]
+ProgressSpec: TypeAlias = str | ProgressCallback | None
+
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on", "y", "t"})
+# A bar redraws at most this often, however many parts feed it.
+_BAR_INTERVAL_SECONDS = 0.1
+
+
+def _env_true(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE_WORDS
+
+
+def progress_disabled(stream: IO[str] | None = None) -> bool:
+    """Whether bars are off: not a terminal, or turned off by the environment."""
+    if _env_true("NRPFILES_NO_PROGRESS") or _env_true("TQDM_DISABLE"):
+        return True
+    stream = sys.stderr if stream is None else stream
+    try:
+        return stream is None or not stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return True
+
+
+class Progress:
+    """Reports bytes moved; this base reports nowhere. All methods are thread-safe."""
+
+    def __init__(self, total: int | None = None) -> None:
+        self._lock = threading.Lock()
+        self._done = 0
+        self._total = total
+        self._closed = False
+
+    @property
+    def done(self) -> int:
+        return self._done
+
+    @property
+    def total(self) -> int | None:
+        return self._total
+
+    def advance(self, n: int) -> None:
+        """Count ``n`` more bytes moved."""
+        if n <= 0:
+            return
+        with self._lock:
+            self._done += n
+            self._report_locked()
+
+    def reset_to(self, n: int) -> None:
+        """Set the count to ``n`` (a restarted or resumed transfer)."""
+        with self._lock:
+            self._done = n
+            self._report_locked(reset=True)
+
+    def set_total(self, total: int | None) -> None:
+        """Learn the size late (e.g. from a download's response headers)."""
+        with self._lock:
+            self._total = total
+            self._report_locked(reset=True)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._close_locked()
+
+    def _report_locked(self, *, reset: bool = False) -> None:
+        return None
+
+    def _close_locked(self) -> None:
+        return None
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _CallbackProgress(Progress):
+    def __init__(self, callback: ProgressCallback, total: int | None) -> None:
+        super().__init__(total)
+        self._callback = callback
+        with self._lock:
+            self._report_locked()
+
+    def _report_locked(self, *, reset: bool = False) -> None:
+        self._callback(self._done, self._total)
+
+
+class _BarProgress(Progress):
+    def __init__(self, label: str | None, total: int | None, stream: IO[str]) -> None:
+        super().__init__(total)
+        self._bar = tqdm(
+            total=total,
+            desc=label,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            file=stream,
+            dynamic_ncols=True,
+            mininterval=_BAR_INTERVAL_SECONDS,
+            # Finished bars are cleared and summarised by tqdm.write, which
+            # prints above the live bars instead of over one of them.
+            leave=False,
+        )
+        self._stream = stream
+        self._shown = 0  # bytes already handed to tqdm
+        self._next_draw = 0.0
+
+    def _report_locked(self, *, reset: bool = False) -> None:
+        if reset:
+            self._bar.total = self._total
+            self._bar.n = self._bar.last_print_n = self._shown = self._done
+            self._bar.refresh()
+            return
+        now = time.monotonic()
+        if now < self._next_draw:
+            return  # parts keep counting; the bar catches up at the next draw
+        self._next_draw = now + _BAR_INTERVAL_SECONDS
+        self._bar.update(self._done - self._shown)
+        self._shown = self._done
+
+    def _close_locked(self) -> None:
+        bar = self._bar
+        bar.n = self._done
+        summary = bar.format_dict
+        summary["rate"] = None  # the whole transfer's average, not the recent rate
+        line = bar.format_meter(**summary)
+        with tqdm.get_lock():  # type: ignore[no-untyped-call]
+            bar.close()
+            # Closing a bar below the first leaves the cursor mid-line.
+            tqdm.write("\r" + line, file=self._stream)
+
+
+def open_progress(
+    progress: ProgressSpec | bool, *, total: int | None, description: str | None = None
+) -> Progress:
+    """Start reporting one transfer of ``total`` bytes (None when unknown).
+
+    ``progress`` is a bar label, a callback, or None/False for nothing;
+    ``True`` or ``""`` draw a bar labelled with ``description``.
+    """
+    if progress is None or progress is False:
+        return Progress(total)
+    if callable(progress):
+        return _CallbackProgress(progress, total)
+    if progress is True or isinstance(progress, str):
+        if progress_disabled():
+            return Progress(total)
+        label = progress if isinstance(progress, str) and progress else description
+        return _BarProgress(label, total, sys.stderr)
+    raise TypeError(f"progress is a label, a callable or None, not {type(progress).__name__}")
