@@ -1,0 +1,135 @@
+"""The few primitives that cannot be generated: each async name maps onto its sync twin.
+
+Code under ``_async/`` uses the ``async_*``/``Async*`` names; scripts/gen_sync.py
+rewrites them to the names without the prefix, defined here beside them. The
+async side runs on anyio, so it works under asyncio and trio alike; the sync
+side uses threads, so multipart parts and ranged downloads run in parallel in
+both flavours.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from typing import Generic, TypeVar
+
+import anyio
+import anyio.to_thread
+
+if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
+    from exceptiongroup import BaseExceptionGroup
+
+T = TypeVar("T")
+
+AsyncLock = anyio.Lock
+Lock = threading.Lock
+
+
+async def async_sleep(seconds: float) -> None:
+    await anyio.sleep(seconds)
+
+
+def sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+async def async_gather(jobs: Sequence[Callable[[], Awaitable[T]]], *, limit: int) -> list[T]:
+    """Run jobs concurrently, at most ``limit`` at a time; results in order.
+
+    The first failure cancels the others and is raised as itself, not wrapped
+    in an exception group, so callers catch the errors they know.
+    """
+    finished: list[T | None] = [None] * len(jobs)
+    capacity = anyio.CapacityLimiter(max(1, limit))
+
+    async def run(index: int, job: Callable[[], Awaitable[T]]) -> None:
+        async with capacity:
+            finished[index] = await job()
+
+    try:
+        async with anyio.create_task_group() as group:
+            for index, job in enumerate(jobs):
+                group.start_soon(run, index, job)
+    except BaseExceptionGroup as group_error:
+        raise _first_cause(group_error) from None
+    return finished  # type: ignore[return-value]  # every slot was filled
+
+
+def gather(jobs: Sequence[Callable[[], T]], *, limit: int) -> list[T]:
+    """Run jobs on threads, at most ``limit`` at a time; results in order.
+
+    Each job runs in a copy of the caller's context, so ``limit_connections``
+    and other context variables reach the worker threads. On the first
+    failure, jobs not yet started are cancelled and the failure is raised.
+    """
+    if not jobs:
+        return []
+    if len(jobs) == 1 or limit <= 1:
+        return [job() for job in jobs]
+    with ThreadPoolExecutor(
+        max_workers=min(limit, len(jobs)), thread_name_prefix="nrpfiles"
+    ) as pool:
+        futures: list[Future[T]] = [
+            pool.submit(contextvars.copy_context().run, job) for job in jobs
+        ]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = next((f for f in futures if f in done and f.exception() is not None), None)
+        if failed is not None:
+            for future in pending:
+                future.cancel()
+            error = failed.exception()
+            assert error is not None
+            raise error
+    return [future.result() for future in futures]
+
+
+async def async_run_in_thread(function: Callable[[], T]) -> T:
+    """Run blocking work (hashing, file I/O) off the event loop."""
+    return await anyio.to_thread.run_sync(function)
+
+
+def run_in_thread(function: Callable[[], T]) -> T:
+    return function()
+
+
+class BackgroundJob(Generic[T]):
+    """Blocking work started on its own thread, awaited later by either flavour.
+
+    Used to hash a source or a written file while the transfer moves bytes, so
+    the two costs overlap instead of adding up.
+    """
+
+    def __init__(self, function: Callable[[], T], name: str = "nrpfiles-background") -> None:
+        self._future: Future[T] = Future()
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=self._run, args=(context, function), name=name, daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, context: contextvars.Context, function: Callable[[], T]) -> None:
+        try:
+            self._future.set_result(context.run(function))
+        except BaseException as error:  # handed to whoever waits
+            self._future.set_exception(error)
+
+    def result(self) -> T:
+        return self._future.result()
+
+    async def async_result(self) -> T:
+        return await anyio.to_thread.run_sync(self._future.result)
+
+
+def _first_cause(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first error of a task group that is not a cancellation caused by it."""
+    cancelled = anyio.get_cancelled_exc_class()
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            return _first_cause(error)
+        if not isinstance(error, cancelled):
+            return error
+    return group.exceptions[0]
