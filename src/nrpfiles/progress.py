@@ -69,8 +69,8 @@ class Progress:
         return self._total
 
     def advance(self, n: int) -> None:
-        """Count ``n`` more bytes moved."""
-        if n <= 0:
+        """Count ``n`` more bytes moved; a negative ``n`` takes back bytes that must go again."""
+        if n == 0:
             return
         with self._lock:
             self._done += n
