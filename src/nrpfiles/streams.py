@@ -21,7 +21,7 @@ import secrets
 import stat
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -148,12 +148,12 @@ class FileSource(DataSource):
 
     def iter_chunks(
         self, offset: int = 0, length: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE
-    ) -> Iterator[bytes]:
+    ) -> Generator[bytes, None, None]:
         _check_chunk_size(chunk_size)
         remaining = _check_range(self.size, offset, length)
         return self._read(offset, remaining, chunk_size)
 
-    def _read(self, offset: int, remaining: int, chunk_size: int) -> Iterator[bytes]:
+    def _read(self, offset: int, remaining: int, chunk_size: int) -> Generator[bytes, None, None]:
         # Unbuffered: each read allocates exactly the chunk it returns, no second copy.
         with open(self.path, "rb", buffering=0) as handle:
             handle.seek(offset)
@@ -194,12 +194,12 @@ class MemorySource(DataSource):
 
     def iter_chunks(
         self, offset: int = 0, length: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE
-    ) -> Iterator[bytes]:
+    ) -> Generator[bytes, None, None]:
         _check_chunk_size(chunk_size)
         remaining = _check_range(self.size, offset, length)
         return self._slices(offset, offset + remaining, chunk_size)
 
-    def _slices(self, start: int, end: int, chunk_size: int) -> Iterator[bytes]:
+    def _slices(self, start: int, end: int, chunk_size: int) -> Generator[bytes, None, None]:
         for chunk_start in range(start, end, chunk_size):
             yield self._view[chunk_start : min(chunk_start + chunk_size, end)].tobytes()
 
