@@ -9,9 +9,10 @@ the live ones. No bar is drawn when stderr is not a terminal, nor when
 ``progress=callback`` calls ``callback(bytes_done, total_or_None)``: once when
 the transfer starts, then after every chunk, from whichever thread moved the
 bytes (a worker thread in the sync flavour, the event loop's thread in the
-async one). Calls are serialised and, between restarts, ``bytes_done`` never
-decreases; keep the callback quick, it runs while the transfer waits. An
-exception it raises propagates into the transfer.
+async one). Calls are serialised; ``bytes_done`` only goes down when bytes
+are taken back to be sent again (a retried part, a restarted transfer).
+Keep the callback quick, it runs while the transfer waits. An exception it
+raises propagates into the transfer.
 """
 
 from __future__ import annotations

@@ -72,6 +72,22 @@ def test_callback_with_unknown_total_and_restart() -> None:
     assert calls == [(0, None), (5, None), (0, None), (0, 8), (8, 8)]
 
 
+def test_retried_bytes_are_taken_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[int, int | None]] = []
+    with open_progress(lambda d, t: calls.append((d, t)), total=10) as progress:
+        progress.advance(6)
+        progress.advance(-4)  # a part failed after 4 of its bytes; they go again
+        progress.advance(8)
+    assert calls == [(0, 10), (6, 10), (2, 10), (10, 10)]
+    terminal = on_terminal(monkeypatch)
+    with open_progress("retrying", total=10) as bar:
+        bar.advance(6)
+        bar.advance(-4)
+        bar.advance(8)
+    (summary,) = final_lines(terminal.getvalue())
+    assert summary.startswith("retrying: 100%")
+
+
 def test_callback_zero_byte_transfer_still_reports() -> None:
     calls: list[tuple[int, int | None]] = []
     with open_progress(lambda d, t: calls.append((d, t)), total=0):
