@@ -39,7 +39,8 @@ REPLACEMENTS = {
     "aiter_raw": "iter_raw",
     "aread": "read",
     "aclose": "close",
-    "AsyncByteStream": "SyncByteStream",
+    # contextlib
+    "enter_async_context": "enter_context",
     # pytest-asyncio fixtures become plain fixtures
     "pytest_asyncio": "pytest",
 }
@@ -79,7 +80,9 @@ def body_digest(body: str) -> str:
 
 def render(rule: PrefixRule, source: Path) -> str:
     body = rule.convert(source)
-    return HEADER.format(source=source.relative_to(ROOT).as_posix(), digest=body_digest(body)) + body
+    return (
+        HEADER.format(source=source.relative_to(ROOT).as_posix(), digest=body_digest(body)) + body
+    )
 
 
 def edited_by_hand(text: str) -> bool:
@@ -132,7 +135,9 @@ def check(wanted: dict[Path, str], orphans: list[Path], unused: list[str]) -> in
         print(f"orphaned: {orphan.relative_to(ROOT).as_posix()} has no source in _async/")
         problems += 1
     for name in unused:
-        print(f"unused replacement: {name!r} appears in no async source; remove it from REPLACEMENTS")
+        print(
+            f"unused replacement: {name!r} appears in no async source; remove it from REPLACEMENTS"
+        )
         problems += 1
     if problems:
         print(f"{problems} problem(s); regenerate with: python scripts/gen_sync.py")
@@ -163,7 +168,9 @@ def write(wanted: dict[Path, str], orphans: list[Path], force: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--check", action="store_true", help="verify instead of writing")
     parser.add_argument("--force", action="store_true", help="overwrite hand-edited files")
     args = parser.parse_args(argv)

@@ -25,6 +25,10 @@ if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
 
 T = TypeVar("T")
 
+# What async_gather and gather run; the names map onto each other like the rest.
+AsyncJob = Callable[[], Awaitable[T]]
+Job = Callable[[], T]
+
 AsyncLock = anyio.Lock
 Lock = threading.Lock
 
@@ -37,7 +41,7 @@ def sleep(seconds: float) -> None:
     time.sleep(seconds)
 
 
-async def async_gather(jobs: Sequence[Callable[[], Awaitable[T]]], *, limit: int) -> list[T]:
+async def async_gather(jobs: Sequence[AsyncJob[T]], *, limit: int) -> list[T]:
     """Run jobs concurrently, at most ``limit`` at a time; results in order.
 
     The first failure cancels the others and is raised as itself, not wrapped
@@ -46,7 +50,7 @@ async def async_gather(jobs: Sequence[Callable[[], Awaitable[T]]], *, limit: int
     finished: list[T | None] = [None] * len(jobs)
     capacity = anyio.CapacityLimiter(max(1, limit))
 
-    async def run(index: int, job: Callable[[], Awaitable[T]]) -> None:
+    async def run(index: int, job: AsyncJob[T]) -> None:
         async with capacity:
             finished[index] = await job()
 
@@ -59,7 +63,7 @@ async def async_gather(jobs: Sequence[Callable[[], Awaitable[T]]], *, limit: int
     return finished  # type: ignore[return-value]  # every slot was filled
 
 
-def gather(jobs: Sequence[Callable[[], T]], *, limit: int) -> list[T]:
+def gather(jobs: Sequence[Job[T]], *, limit: int) -> list[T]:
     """Run jobs on threads, at most ``limit`` at a time; results in order.
 
     Each job runs in a copy of the caller's context, so ``limit_connections``

@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 
 import attrs
 import httpx
+from tenacity import RetryCallState, stop_after_attempt, stop_any
+from tenacity.stop import stop_base
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
@@ -53,6 +55,29 @@ class RetryPolicy:
         if retry_after is not None:
             return retry_after
         return self.backoff(retry_number)
+
+    def stop(self) -> stop_base:
+        """When tenacity gives up: out of attempts, or asked to wait longer than allowed."""
+        return stop_any(stop_after_attempt(self.attempts), _RetryAfterTooLong(self.max_retry_after))
+
+    def wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        retry_after = error.retry_after if isinstance(error, RetryableStatus) else None
+        return self.wait_before(state.attempt_number, retry_after)
+
+
+class _RetryAfterTooLong(stop_base):
+    def __init__(self, limit: float) -> None:
+        self._limit = limit
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome else None
+        return (
+            isinstance(error, RetryableStatus)
+            and error.retry_after is not None
+            and error.retry_after > self._limit
+        )
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

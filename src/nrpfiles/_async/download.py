@@ -1,0 +1,268 @@
+"""Downloads: one stream or parallel ranges, resumed where they break, verified before publishing."""
+
+from __future__ import annotations
+
+import logging
+import re
+from contextlib import AsyncExitStack
+
+import httpx
+
+from nrpfiles._async.http import AsyncHttp
+from nrpfiles._checksums import TrailingHasher, md5_checksum, verifiable_md5
+from nrpfiles._concurrency import AsyncJob, async_gather, async_run_in_thread, async_sleep
+from nrpfiles._transfer_plan import DEFAULT_PARALLEL_PARTS, download_ranges
+from nrpfiles.errors import ChecksumMismatchError, TransferError
+from nrpfiles.limits import async_slot
+from nrpfiles.models import File
+from nrpfiles.progress import Progress, ProgressSpec, open_progress
+from nrpfiles.streams import DataSink, SinkWriter
+
+logger = logging.getLogger("nrpfiles")
+
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+# A body that stops early: the next request resumes from the last byte written.
+_BROKEN_BODY = (httpx.TransportError, httpx.StreamError)
+
+
+class _Range:
+    """One byte range of the file and how much of it is on disk; ``end`` None: until EOF."""
+
+    __slots__ = ("end", "start", "written")
+
+    def __init__(self, start: int, end: int | None) -> None:
+        self.start, self.end, self.written = start, end, 0
+
+    @property
+    def position(self) -> int:
+        return self.start + self.written
+
+    @property
+    def done(self) -> bool:
+        return self.end is not None and self.position >= self.end
+
+    def header(self) -> str:
+        last = "" if self.end is None else str(self.end - 1)
+        return f"bytes={self.position}-{last}"
+
+
+class AsyncDownloader:
+    def __init__(self, http: AsyncHttp) -> None:
+        self._http = http
+
+    async def download(
+        self,
+        file: File,
+        sink: DataSink,
+        *,
+        parts: int | None,
+        part_size: int | None,
+        progress: ProgressSpec,
+    ) -> None:
+        """Fill ``sink`` with the file's content; the sink is committed only when verified."""
+        spans = download_ranges(file.size, parts, part_size)
+        url = file.links.content or (f"{file.links.self_}/content" if file.links.self_ else None)
+        if url is None:
+            raise ValueError(f"file {file.key!r} has no content link; read it from the repository")
+        expected = verifiable_md5(file.checksum)
+        writer = sink.open(file.size)
+        hasher = TrailingHasher(writer.read_back) if expected else None
+        try:
+            with open_progress(progress, total=file.size, description=file.key) as bar:
+                transfer = _Transfer(self._http, url, file, writer, spans, hasher, bar)
+                await transfer.run()
+            if hasher is not None and expected is not None:
+                total = transfer.total_written
+                actual = await async_run_in_thread(lambda: hasher.hexdigest(total))
+                if actual != expected:
+                    raise ChecksumMismatchError(
+                        f"{file.key!r} arrived with MD5 {actual}, the repository reports "
+                        f"{expected}; nothing was written to the target",
+                        key=file.key,
+                        expected=md5_checksum(expected),
+                        actual=md5_checksum(actual),
+                    )
+            writer.commit()
+        except BaseException:
+            if hasher is not None:
+                hasher.cancel()
+            writer.abort()
+            raise
+
+
+class _Transfer:
+    """One download in flight: its ranges, the ETag that pins them, the writer and hasher."""
+
+    def __init__(
+        self,
+        http: AsyncHttp,
+        url: str,
+        file: File,
+        writer: SinkWriter,
+        spans: list[tuple[int, int]],
+        hasher: TrailingHasher | None,
+        bar: Progress,
+    ) -> None:
+        self._http = http
+        self._url = url
+        self._key = file.key
+        self._size = file.size
+        self._writer = writer
+        self._hasher = hasher
+        self._bar = bar
+        self._ranges = [
+            _Range(start, end if file.size is not None else None) for start, end in spans
+        ]
+        self._front = 0  # index of the first range not yet complete
+        self._etag: str | None = None
+
+    @property
+    def total_written(self) -> int:
+        return sum(r.written for r in self._ranges)
+
+    async def run(self) -> None:
+        if len(self._ranges) == 1:
+            await self._fetch(self._ranges[0], ranged=False)
+            return
+        stack = AsyncExitStack()
+        try:
+            await stack.enter_async_context(async_slot())
+            first = self._ranges[0]
+            response = await stack.enter_async_context(
+                self._http.stream("GET", self._url, headers=self._headers(first, ranged=True))
+            )
+            if response.status_code != 206:
+                # The server ignores ranges: this response carries the whole file.
+                self._ranges = [_Range(0, self._size)]
+                await self._continue(response, self._ranges[0], stack, ranged=False)
+                return
+            self._check_partial(response, first)
+            self._etag = response.headers.get("ETag")
+
+            async def first_range() -> None:
+                await self._continue(response, first, stack, ranged=True)
+
+            jobs: list[AsyncJob[None]] = [first_range]
+            jobs += [self._job(part) for part in self._ranges[1:]]
+            await async_gather(jobs, limit=DEFAULT_PARALLEL_PARTS)
+        finally:
+            await stack.aclose()
+
+    def _job(self, part: _Range) -> AsyncJob[None]:
+        async def fetch() -> None:
+            await self._fetch(part, ranged=True)
+
+        return fetch
+
+    async def _continue(
+        self, response: httpx.Response, part: _Range, stack: AsyncExitStack, *, ranged: bool
+    ) -> None:
+        """Read an already open response; if it breaks, fetch the rest of its range."""
+        try:
+            await self._consume(response, part)
+        except _BROKEN_BODY as error:
+            self._log_break(part, error)
+        finally:
+            await stack.aclose()
+        await self._fetch(part, ranged=ranged)
+
+    async def _fetch(self, part: _Range, *, ranged: bool) -> None:
+        failures = 0
+        policy = self._http.policy
+        while not part.done:
+            try:
+                async with async_slot():
+                    headers = self._headers(part, ranged=ranged or part.written > 0)
+                    async with self._http.stream("GET", self._url, headers=headers) as response:
+                        self._etag = self._etag or response.headers.get("ETag")
+                        if response.status_code == 206:
+                            self._check_partial(response, part)
+                        elif part.written or part.start:
+                            self._restart_whole(part)
+                        await self._consume(response, part)
+                        if part.end is None:
+                            part.end = part.position  # size unknown: the stream ended it
+            except _BROKEN_BODY as error:
+                failures += 1
+                if failures >= policy.attempts:
+                    raise TransferError(
+                        f"download of {self._key!r} kept breaking ({error!r}); "
+                        f"gave up after {failures} attempts at byte {part.position}",
+                        key=self._key,
+                        url=self._url,
+                    ) from None
+                self._log_break(part, error)
+                await async_sleep(policy.backoff(failures))
+
+    async def _consume(self, response: httpx.Response, part: _Range) -> None:
+        encoded = response.headers.get("Content-Encoding", "identity") != "identity"
+        chunks = response.aiter_bytes() if encoded else response.aiter_raw()
+        async for chunk in chunks:
+            if part.end is not None and part.position + len(chunk) > part.end:
+                raise TransferError(
+                    f"the repository sent more bytes of {self._key!r} than asked for",
+                    key=self._key,
+                    url=self._url,
+                )
+            self._writer.write_at(part.position, chunk)
+            part.written += len(chunk)
+            self._bar.advance(len(chunk))
+            self._advance_hasher()
+        if part.end is not None and not part.done:
+            raise httpx.RemoteProtocolError(
+                f"response ended at byte {part.position} of range ending at {part.end}"
+            )
+
+    def _headers(self, part: _Range, *, ranged: bool) -> dict[str, str]:
+        headers = {"Accept": "*/*"}
+        if ranged:
+            headers["Range"] = part.header()
+        if self._etag:
+            # Every range from the same version of the file, or a 412.
+            headers["If-Match"] = self._etag
+        return headers
+
+    def _check_partial(self, response: httpx.Response, part: _Range) -> None:
+        match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+        if not match:
+            raise TransferError(
+                f"206 without a usable Content-Range for {self._key!r}", key=self._key
+            )
+        start, total = int(match[1]), match[3]
+        if start != part.position or (
+            total != "*" and self._size is not None and int(total) != self._size
+        ):
+            raise TransferError(
+                f"the repository answered range {match[0]!r} for {self._key!r}, "
+                f"asked for {part.header()!r} of {self._size} bytes",
+                key=self._key,
+            )
+
+    def _restart_whole(self, part: _Range) -> None:
+        """The server ignored a Range: the whole file comes again, from byte 0."""
+        if len(self._ranges) > 1:
+            raise TransferError(
+                f"the repository stopped honouring byte ranges for {self._key!r}", key=self._key
+            )
+        self._bar.advance(-part.written)
+        part.written = 0
+
+    def _advance_hasher(self) -> None:
+        if self._hasher is None:
+            return
+        ranges = self._ranges
+        while self._front < len(ranges) and ranges[self._front].done:
+            self._front += 1
+        if self._front < len(ranges):
+            front = ranges[self._front]
+            self._hasher.advance(front.position)
+        else:
+            self._hasher.advance(ranges[-1].position)
+
+    def _log_break(self, part: _Range, error: BaseException) -> None:
+        logger.warning(
+            "download of %r broke at byte %d (%s); resuming",
+            self._key,
+            part.position,
+            type(error).__name__,
+        )

@@ -1,0 +1,291 @@
+"""``client.files``: list, read, upload, download, update and delete the files of a record."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+import httpx
+
+from nrpfiles._async.download import AsyncDownloader
+from nrpfiles._async.http import decode_json
+from nrpfiles._async.upload import AsyncUploader
+from nrpfiles._transfer_plan import check_key, path_inside, transfer_type
+from nrpfiles._urls import join, quote_key, to_url
+from nrpfiles.errors import DoesNotExistError, PermissionDeniedError
+from nrpfiles.models import File, FilesList, Record, structure
+from nrpfiles.progress import ProgressSpec
+from nrpfiles.streams import DataSink, FileSink, as_sink, as_source, is_url
+
+if TYPE_CHECKING:
+    from nrpfiles._async.client import AsyncClient
+
+# .../records/{id}/files/{key} of a published record; a draft's lives under /draft/.
+_PUBLISHED_FILE = re.compile(r"^(?P<record>.*/records/[^/]+)/files/(?P<key>.+)$")
+
+
+class AsyncFilesClient:
+    """The files of draft and published records (``client.files``).
+
+    Records can be given as :class:`~nrpfiles.models.Record` objects, as record
+    URLs (``str``, ``httpx.URL`` or anything whose ``str()`` is the URL) or as
+    record ids. Published records' files are read-only.
+    """
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._http = client._http
+        self._uploader = AsyncUploader(client._http)
+        self._downloader = AsyncDownloader(client._http)
+
+    async def list(self, record_or_url: Any) -> FilesList:
+        """All files of a record: iterable, indexable and searchable by key (``.get(key)``)."""
+        files_url = await self._files_url(record_or_url)
+        body, _ = await self._http.request_json("GET", files_url)
+        return structure(body, FilesList)
+
+    async def read(self, record_or_url: Any, key: str | File | None = None) -> File:
+        """A file's entry: ``read(record, key)``, ``read(record_url, key)`` or ``read(file_url)``."""
+        if key is None:
+            return await self._read_file_url(to_url(record_or_url))
+        files_url = await self._files_url(record_or_url)
+        url = self._file_url_within(files_url, key)
+        body, _ = await self._http.request_json("GET", url)
+        return structure(body, File)
+
+    async def upload(
+        self,
+        record_or_url: Any,
+        key: str,
+        metadata: Mapping[str, Any] | None = None,
+        source: Any = None,
+        transfer_type: str | None = "auto",
+        transfer_metadata: Mapping[str, Any] | None = None,
+        progress: ProgressSpec = None,
+        *,
+        overwrite: bool = False,
+    ) -> File:
+        """Upload ``source`` to the draft as file ``key`` and return its completed entry.
+
+        ``source`` is a path (``str`` or ``Path``), ``bytes``, a ``FileSource``
+        or ``MemorySource``; for ``transfer_type="url-fetch"`` it is the URL the
+        repository fetches from. ``transfer_type`` is ``"auto"`` (multipart for
+        large files where the repository offers it, else local), one of the
+        guide's names (``"local-file"``, ``"multipart"``, ``"url-fetch"``,
+        ``"remote"``) or a wire letter (``L``, ``M``, ``F``, ``R``).
+        ``transfer_metadata`` may set ``part_size``/``parts`` for multipart,
+        ``timeout`` (seconds) for url-fetch, ``size``/``checksum`` for remote.
+
+        The upload streams with flat memory and is verified: the MD5 computed
+        while sending must equal the checksum the repository reports after
+        commit. On a mismatch, or when the transfer fails for good, the
+        unfinished file entry is deleted from the draft and the error says so;
+        nothing is left looking complete. When ``key`` already exists,
+        a completed file is kept and ``ConflictError`` raised unless
+        ``overwrite=True``; an unfinished one (a failed earlier attempt) is
+        replaced.
+        """
+        check_key(key)
+        wire_type = transfer_type_for(transfer_type, source)
+        local_source = None if wire_type in ("F", "R") else as_source(source)
+        if wire_type in ("F", "R"):
+            to_url(source)  # malformed URLs are refused before any request
+        files_url = await self._files_url(record_or_url, for_writing=True)
+        info = await self._client.info()
+        return await self._uploader.upload(
+            files_url,
+            key,
+            metadata=dict(metadata or {}),
+            source=local_source,
+            source_url=None if local_source else str(source),
+            wire_type=wire_type,
+            offered=info.transfers,
+            transfer_metadata=dict(transfer_metadata or {}),
+            progress=progress,
+            overwrite=overwrite,
+        )
+
+    async def download(
+        self,
+        file_or_url: Any,
+        key_or_sink: Any,
+        sink: Any = None,
+        *,
+        parts: int | None = None,
+        part_size: int | None = None,
+        progress: ProgressSpec = None,
+    ) -> DataSink:
+        """Download a file: ``download(file_or_url, sink)`` or ``download(record, key, sink)``.
+
+        ``sink`` is a path (parent directories are made; an existing directory
+        receives the file under its key), a ``FileSink`` or a ``MemorySink``.
+        Large files come in parallel byte ranges when the server offers them
+        (``parts``/``part_size`` choose the split, down to 1 MiB); otherwise in
+        one stream, resumed where it broke. Bytes go to a temporary file
+        beside the target, renamed into place only after the MD5 matches the
+        repository's checksum; on any failure the target is untouched.
+        Returns the sink (``str()`` of a file sink is its path).
+        """
+        if sink is None:
+            target, file = key_or_sink, None
+            if isinstance(file_or_url, File):
+                file = file_or_url
+        else:
+            target, file = sink, None
+            if isinstance(key_or_sink, File):
+                self._check_file_belongs(file_or_url, key_or_sink)
+                file = key_or_sink
+        data_sink = self._sink_for(target, key_hint(file_or_url, key_or_sink, sink))
+        data_sink.validate()
+        if file is None:
+            if sink is None:
+                file = await self._read_file_url(to_url(file_or_url))
+            else:
+                file = await self.read(file_or_url, key_or_sink)
+        await self._downloader.download(
+            file, data_sink, parts=parts, part_size=part_size, progress=progress
+        )
+        return data_sink
+
+    async def update(self, file: File) -> File:
+        """Save a file's ``metadata`` (and ``access``) as edited; returns the new entry."""
+        url = self._self_link(file)
+        payload: dict[str, Any] = {"metadata": file.metadata}
+        if file.access:
+            payload["access"] = file.access
+        body, _ = await self._http.request_json("PUT", url, json=payload)
+        return structure(body, File)
+
+    async def delete(self, record_or_file_or_url: Any, key: str | File | None = None) -> None:
+        """Delete one file: ``delete(record, key=...)``, ``delete(file)`` or ``delete(file_url)``.
+
+        Giving a record without a key is refused rather than read as "all
+        files"; use :meth:`delete_all` for that.
+        """
+        if isinstance(record_or_file_or_url, File) and key is None:
+            await self._http.request("DELETE", self._self_link(record_or_file_or_url))
+            return
+        if key is None:
+            if isinstance(record_or_file_or_url, Record):
+                raise ValueError("give the key of the file to delete, or use delete_all(record)")
+            await self._on_file_url("DELETE", to_url(record_or_file_or_url))
+            return
+        files_url = await self._files_url(record_or_file_or_url, for_writing=True)
+        await self._http.request("DELETE", self._file_url_within(files_url, key))
+
+    async def delete_all(self, record_or_url: Any) -> None:
+        """Delete every file of a draft."""
+        files_url = await self._files_url(record_or_url, for_writing=True)
+        await self._http.request("DELETE", files_url)
+
+    # -- resolving what callers pass -------------------------------------------------
+
+    async def _files_url(self, record_or_url: Any, *, for_writing: bool = False) -> str:
+        record = await self._record(record_or_url)
+        if for_writing and record.is_draft is False:
+            raise PermissionDeniedError(
+                f"record {record.id} is published and its files are read-only; "
+                "edit it or create a new version to change files",
+                url=record.links.self_,
+            )
+        if record.links.files:
+            return record.links.files
+        if record.links.self_:
+            return join(record.links.self_, "files")
+        raise ValueError(f"record {record.id!r} has no files link")
+
+    async def _record(self, record_or_url: Any) -> Record:
+        if isinstance(record_or_url, Record):
+            return record_or_url
+        if isinstance(record_or_url, File):
+            raise TypeError("expected a record or its URL, got a File")
+        url = await self._record_url(record_or_url)
+        try:
+            body, response = await self._http.request_json("GET", url)
+        except DoesNotExistError:
+            if url.rstrip("/").endswith("/draft"):
+                raise
+            # Not published (yet): the id may name a draft.
+            body, response = await self._http.request_json("GET", join(url, "draft"))
+        record = structure(body, Record)
+        record.etag = response.headers.get("ETag")
+        return record
+
+    async def _record_url(self, record_or_url: Any) -> str:
+        if isinstance(record_or_url, str) and not is_url(record_or_url):
+            if not record_or_url.strip() or "/" in record_or_url:
+                raise ValueError(f"not a record id or URL: {record_or_url!r}")
+            info = await self._client.info()
+            return join(info.api_url, "records", record_or_url)
+        return str(to_url(record_or_url))
+
+    async def _read_file_url(self, url: httpx.URL) -> File:
+        response = await self._on_file_url("GET", url)
+        return structure(decode_json(response), File)
+
+    async def _on_file_url(self, method: str, url: httpx.URL) -> httpx.Response:
+        """Call a file URL as given, or its draft twin when only the draft has the file."""
+        try:
+            return await self._http.request(method, url)
+        except DoesNotExistError:
+            match = _PUBLISHED_FILE.match(str(url))
+            if not match or "/draft/files/" in str(url):
+                raise
+            return await self._http.request(method, f"{match['record']}/draft/files/{match['key']}")
+
+    def _file_url_within(self, files_url: str, key: str | File) -> str:
+        if isinstance(key, File):
+            self._check_file_belongs_to_files_url(files_url, key)
+            return self._self_link(key)
+        return join(files_url, quote_key(check_key(key)))
+
+    def _check_file_belongs(self, record_or_url: Any, file: File) -> None:
+        if isinstance(record_or_url, Record) and record_or_url.links.files:
+            self._check_file_belongs_to_files_url(record_or_url.links.files, file)
+
+    @staticmethod
+    def _check_file_belongs_to_files_url(files_url: str, file: File) -> None:
+        link = file.links.self_ or ""
+        if not link.startswith(files_url.rstrip("/") + "/"):
+            raise ValueError(
+                f"file {file.key!r} belongs to another record ({link}), not to {files_url}"
+            )
+
+    @staticmethod
+    def _self_link(file: File) -> str:
+        if not file.links.self_:
+            raise ValueError(f"file {file.key!r} has no self link; read it from the repository")
+        return file.links.self_
+
+    @staticmethod
+    def _sink_for(target: Any, key: str | None) -> DataSink:
+        if isinstance(target, (str, Path)) and not isinstance(target, DataSink):
+            text = str(target)
+            if key and (Path(text).is_dir() or text.endswith(("/", "\\"))):
+                return FileSink(path_inside(text, key))
+        return as_sink(target)
+
+
+def transfer_type_for(requested: str | None, source: Any) -> str:
+    """The wire type to use: explicit, or "url-fetch" when auto meets a URL source."""
+    wire = transfer_type(requested)
+    if source is None:
+        raise ValueError("an upload needs a source: a path, bytes, a DataSource or a URL")
+    if wire == "auto" and is_url(source):
+        return "F"
+    if wire in ("F", "R") and not is_url(source):
+        raise ValueError(f"transfer type {wire} takes the URL of the data as its source")
+    return wire
+
+
+def key_hint(file_or_url: Any, key_or_sink: Any, sink: Any) -> str | None:
+    """The file key, when known without a request, to name a file inside a directory sink."""
+    if sink is not None and isinstance(key_or_sink, (str, File)):
+        return key_or_sink.key if isinstance(key_or_sink, File) else key_or_sink
+    if isinstance(file_or_url, File):
+        return file_or_url.key
+    match = _PUBLISHED_FILE.match(str(file_or_url)) if sink is None else None
+    return unquote(match["key"]) if match else None

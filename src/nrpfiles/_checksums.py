@@ -1,0 +1,100 @@
+"""MD5 the way transfers need it: off the thread that moves bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterable, Iterator
+
+from nrpfiles.streams import DataSource
+
+MD5_PREFIX = "md5:"
+_READ_BACK_CHUNK = 8 << 20
+# Small wake-ups would cost a read each; the hasher waits for this much, or the end.
+_MIN_BATCH = 1 << 20
+
+
+def md5_checksum(hexdigest: str) -> str:
+    return f"{MD5_PREFIX}{hexdigest}"
+
+
+def verifiable_md5(checksum: str | None) -> str | None:
+    """The hex digest in an ``md5:`` checksum; None for others (e.g. S3's ``multipart:``)."""
+    if checksum and checksum.lower().startswith(MD5_PREFIX):
+        return checksum[len(MD5_PREFIX) :].lower()
+    return None
+
+
+def md5_of_chunks(chunks: Iterable[bytes]) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    for chunk in chunks:
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def md5_of_source(source: DataSource) -> str:
+    """Hash a source through its own reader, so it can run beside the upload."""
+    return md5_of_chunks(source.iter_chunks(chunk_size=_READ_BACK_CHUNK))
+
+
+class TrailingHasher:
+    """Hashes a download on its own thread, following behind the writers.
+
+    Writers report the length of the prefix that is final (``advance``); the
+    hasher reads it back from the sink and hashes it, so hashing overlaps
+    with the network instead of following it. hashlib releases the GIL on
+    large buffers, so the overlap is real in Python threads too.
+    """
+
+    def __init__(self, read_back: Callable[[int, int], Iterator[bytes]]) -> None:
+        self._read_back = read_back
+        self._digest = hashlib.md5(usedforsecurity=False)
+        self._hashed = 0
+        self._final = 0
+        self._finished = False
+        self._cancelled = False
+        self._error: BaseException | None = None
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="nrpfiles-md5", daemon=True)
+        self._thread.start()
+
+    def advance(self, final_prefix: int) -> None:
+        with self._changed:
+            if final_prefix > self._final:
+                self._final = final_prefix
+                self._changed.notify()
+
+    def hexdigest(self, total: int) -> str:
+        """Wait until ``total`` bytes are hashed and return the digest."""
+        self.advance(total)
+        with self._changed:
+            self._finished = True
+            self._changed.notify()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._digest.hexdigest()
+
+    def cancel(self) -> None:
+        with self._changed:
+            self._cancelled = True
+            self._changed.notify()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._changed:
+                    while self._final - self._hashed < _MIN_BATCH and not (
+                        self._finished or self._cancelled
+                    ):
+                        self._changed.wait()
+                    if self._cancelled:
+                        return
+                    start, end = self._hashed, self._final
+                    if start >= end and self._finished:
+                        return
+                for chunk in self._read_back(start, end - start):
+                    self._digest.update(chunk)
+                self._hashed = end
+        except BaseException as error:  # reported by hexdigest()
+            self._error = error

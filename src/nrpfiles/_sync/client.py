@@ -1,0 +1,157 @@
+# Generated from src/nrpfiles/_async/client.py by scripts/gen_sync.py: do not edit.
+# body-sha256: a0659549f3a66297623ef057f2c439f92174a675c578894f47106a3fde9da747
+"""The async repository client: configuration, the shared connection pool, discovery."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import ssl
+import warnings
+from types import TracebackType
+
+import httpx
+
+from nrpfiles._sync.discovery import discover_repository
+from nrpfiles._sync.files import FilesClient
+from nrpfiles._sync.http import Http
+from nrpfiles._concurrency import Lock
+from nrpfiles._retry import RetryPolicy
+from nrpfiles._urls import to_url
+from nrpfiles._version import __version__
+from nrpfiles.config import RepositoryConfig, resolve_config
+from nrpfiles.models import RepositoryInfo
+
+logger = logging.getLogger("nrpfiles")
+
+# Parts and ranges run in parallel; the pool must hold them all plus API calls.
+_POOL_CONNECTIONS = 32
+
+
+class Client:
+    """A client of one repository. Use it as a context manager, or call ``aclose()``.
+
+    ``url_or_alias`` is a repository URL (its root, or its API base ending in
+    ``/api``) or an alias from the configuration file; without it the
+    environment and the configuration file's default are used. Every setting
+    given here wins over the environment, which wins over the file.
+    """
+
+    def __init__(
+        self,
+        url_or_alias: str | None = None,
+        *,
+        token: str | None = None,
+        verify_tls: bool | None = None,
+        ca_bundle: str | None = None,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        config: RepositoryConfig | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.config = config or resolve_config(
+            url_or_alias,
+            token=token,
+            verify_tls=verify_tls,
+            ca_bundle=ca_bundle,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+        )
+        repository_url = to_url(self.config.url)
+        _warn_on_plain_http_token(repository_url, self.config.token)
+        policy = retry or RetryPolicy(
+            attempts=self.config.retry_attempts, max_wait=self.config.retry_max_wait
+        )
+        self._http = Http(
+            repository_url=repository_url,
+            token=self.config.token,
+            policy=policy,
+            client=_http_client(self.config, transport),
+        )
+        self._info: RepositoryInfo | None = None
+        self._info_lock = Lock()
+        self.files = FilesClient(self)
+
+    @property
+    def url(self) -> str:
+        return self.config.url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(url={self.config.url!r}, token={'***' if self._http.has_token else None})"
+
+    def info(self) -> RepositoryInfo:
+        """What the repository says of itself: API base and transfer types (cached)."""
+        if self._info is None:
+            with self._info_lock:
+                if self._info is None:
+                    self._info = discover_repository(self._http, to_url(self.config.url))
+        return self._info
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def get_sync_client(
+    url_or_alias: str | None = None,
+    *,
+    token: str | None = None,
+    **options: object,
+) -> Client:
+    """A client for the repository, with its API base already discovered."""
+    client = Client(url_or_alias, token=token, **options)  # type: ignore[arg-type]
+    try:
+        client.info()
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def _http_client(
+    config: RepositoryConfig, transport: httpx.BaseTransport | None
+) -> httpx.Client:
+    verify: ssl.SSLContext | bool = config.verify_tls
+    if config.verify_tls and config.ca_bundle:
+        verify = ssl.create_default_context(cafile=config.ca_bundle)
+    return httpx.Client(
+        timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
+        verify=verify,
+        headers={"User-Agent": f"nrpfiles/{__version__}", "Accept": "application/json"},
+        follow_redirects=False,
+        limits=httpx.Limits(
+            max_connections=_POOL_CONNECTIONS, max_keepalive_connections=_POOL_CONNECTIONS
+        ),
+        transport=transport,
+    )
+
+
+def _warn_on_plain_http_token(url: httpx.URL, token: str | None) -> None:
+    if token is None or url.scheme != "http" or _is_loopback(url.host):
+        return
+    message = (
+        f"the token for {url.host} would travel unencrypted over plain http; "
+        "use https unless this network is trusted"
+    )
+    warnings.warn(message, stacklevel=3)
+    logger.warning(message)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
