@@ -13,7 +13,7 @@ import httpx
 from nrpfiles._async.download import AsyncDownloader
 from nrpfiles._async.http import decode_json
 from nrpfiles._async.upload import AsyncUploader
-from nrpfiles._transfer_plan import check_key, path_inside, transfer_type
+from nrpfiles._transfer_plan import check_key, path_inside, transfer_type, upload_parts
 from nrpfiles._urls import join, quote_key, to_url
 from nrpfiles.errors import DoesNotExistError, PermissionDeniedError
 from nrpfiles.models import File, FilesList, Record, structure
@@ -89,10 +89,13 @@ class AsyncFilesClient:
         replaced.
         """
         check_key(key)
+        plan_options = dict(transfer_metadata or {})
         wire_type = transfer_type_for(transfer_type, source)
         local_source = None if wire_type in ("F", "R") else as_source(source)
         if wire_type in ("F", "R"):
             to_url(source)  # malformed URLs are refused before any request
+        elif local_source and (wire_type == "M" or {"parts", "part_size"} & set(plan_options)):
+            upload_parts(local_source.size, plan_options)  # bad part sizes, likewise
         files_url = await self._files_url(record_or_url, for_writing=True)
         info = await self._client.info()
         return await self._uploader.upload(
@@ -103,7 +106,7 @@ class AsyncFilesClient:
             source_url=None if local_source else str(source),
             wire_type=wire_type,
             offered=info.transfers,
-            transfer_metadata=dict(transfer_metadata or {}),
+            transfer_metadata=plan_options,
             progress=progress,
             overwrite=overwrite,
         )

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/files.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 4cc29edf526fe8f49c99ee5514fef71f18c89f51c3abb4bf0471c9f808070ce0
+# body-sha256: cde33f72b67fd75736abe337736b8d1d9134694d1cb80c63169066d125a1f182
 """``client.files``: list, read, upload, download, update and delete the files of a record."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import httpx
 from nrpfiles._sync.download import Downloader
 from nrpfiles._sync.http import decode_json
 from nrpfiles._sync.upload import Uploader
-from nrpfiles._transfer_plan import check_key, path_inside, transfer_type
+from nrpfiles._transfer_plan import check_key, path_inside, transfer_type, upload_parts
 from nrpfiles._urls import join, quote_key, to_url
 from nrpfiles.errors import DoesNotExistError, PermissionDeniedError
 from nrpfiles.models import File, FilesList, Record, structure
@@ -91,10 +91,13 @@ class FilesClient:
         replaced.
         """
         check_key(key)
+        plan_options = dict(transfer_metadata or {})
         wire_type = transfer_type_for(transfer_type, source)
         local_source = None if wire_type in ("F", "R") else as_source(source)
         if wire_type in ("F", "R"):
             to_url(source)  # malformed URLs are refused before any request
+        elif local_source and (wire_type == "M" or {"parts", "part_size"} & set(plan_options)):
+            upload_parts(local_source.size, plan_options)  # bad part sizes, likewise
         files_url = self._files_url(record_or_url, for_writing=True)
         info = self._client.info()
         return self._uploader.upload(
@@ -105,7 +108,7 @@ class FilesClient:
             source_url=None if local_source else str(source),
             wire_type=wire_type,
             offered=info.transfers,
-            transfer_metadata=dict(transfer_metadata or {}),
+            transfer_metadata=plan_options,
             progress=progress,
             overwrite=overwrite,
         )

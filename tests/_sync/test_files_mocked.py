@@ -1,0 +1,299 @@
+# Generated from tests/_async/test_files_mocked.py by scripts/gen_sync.py: do not edit.
+# body-sha256: 8022e8d148066d8852cfafcf99286c593623768c6f88df979fc50b863827628d
+"""Files API against mocked HTTP: protocol quirks the local repository does not show."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import httpx
+import pytest
+import pytest
+
+from nrpfiles import Client, RetryPolicy
+from nrpfiles.errors import ChecksumMismatchError, TransferError
+from nrpfiles.models import Record, structure
+from nrpfiles.streams import MemorySink
+
+ROOT = "https://repo.example.org"
+API = f"{ROOT}/api"
+TOKEN = "mock-token-123"
+FILES = f"{API}/records/abc/draft/files"
+NO_WAIT = RetryPolicy(attempts=3, initial_wait=0, max_wait=0, jitter=False)
+
+
+def entry(key: str, **fields) -> dict:
+    base = f"{FILES}/{key}"
+    return {
+        "key": key,
+        "status": "pending",
+        "metadata": {},
+        "links": {"self": base, "content": f"{base}/content", "commit": f"{base}/commit"},
+        **fields,
+    }
+
+
+def md5(data: bytes) -> str:
+    return "md5:" + hashlib.md5(data).hexdigest()
+
+
+@pytest.fixture
+def client(respx_mock):
+    respx_mock.get(f"{ROOT}/.well-known/repository").respond(
+        200, json={"transfers": ["L", "M"], "links": {"api": API}}
+    )
+    with Client(ROOT, token=TOKEN, retry=NO_WAIT) as client:
+        yield client
+
+
+@pytest.fixture
+def draft() -> Record:
+    return structure(
+        {
+            "id": "abc",
+            "is_draft": True,
+            "links": {"self": f"{API}/records/abc/draft", "files": FILES},
+        },
+        Record,
+    )
+
+
+def test_local_upload_streams_with_length_and_verifies(client, respx_mock, draft):
+    data = b"hello world" * 1000
+    init = respx_mock.post(FILES).respond(201, json={"entries": [entry("a.txt")]})
+    content = respx_mock.put(f"{FILES}/a.txt/content").respond(200, json=entry("a.txt"))
+    respx_mock.post(f"{FILES}/a.txt/commit").respond(
+        200, json=entry("a.txt", status="completed", size=len(data), checksum=md5(data))
+    )
+    file = client.files.upload(draft, "a.txt", {"description": "d"}, data)
+    assert file.status == "completed" and file.checksum == md5(data)
+    sent = content.calls.last.request
+    assert sent.headers["Content-Length"] == str(len(data))
+    assert sent.headers["Content-Type"] == "application/octet-stream"
+    assert "chunked" not in sent.headers.get("Transfer-Encoding", "")
+    assert sent.content == data
+    assert init.calls.last.request.read() == b'[{"key":"a.txt","metadata":{"description":"d"}}]'
+
+
+def test_checksum_mismatch_deletes_the_file_and_raises(client, respx_mock, draft):
+    respx_mock.post(FILES).respond(201, json={"entries": [entry("a.txt")]})
+    respx_mock.put(f"{FILES}/a.txt/content").respond(200, json=entry("a.txt"))
+    respx_mock.post(f"{FILES}/a.txt/commit").respond(
+        200, json=entry("a.txt", status="completed", size=3, checksum=md5(b"xyz"))
+    )
+    deleted = respx_mock.delete(f"{FILES}/a.txt").respond(204)
+    with pytest.raises(ChecksumMismatchError) as caught:
+        client.files.upload(draft, "a.txt", {}, b"abc")
+    assert deleted.called
+    assert "deleted" in str(caught.value)
+    assert caught.value.expected == md5(b"abc")
+
+
+def test_200_with_transfer_failed_string_is_a_transfer_error(client, respx_mock, draft):
+    respx_mock.post(FILES).respond(201, json={"entries": [entry("a.txt")]})
+    respx_mock.put(f"{FILES}/a.txt/content").respond(
+        200, json={"errors": "File upload transfer failed."}
+    )
+    deleted = respx_mock.delete(f"{FILES}/a.txt").respond(404)
+    with pytest.raises(TransferError, match="File upload transfer failed"):
+        client.files.upload(draft, "a.txt", {}, b"abc")
+    assert deleted.called
+
+
+def test_refused_parts_fall_back_to_a_local_upload(client, respx_mock, draft):
+    size = 12 << 20
+    data = bytes(range(256)) * (size // 256)
+    parts = [
+        {"part": n, "url": f"https://storage.example.net/up/{n}", "expiration": None}
+        for n in (1, 2)
+    ]
+    multipart = entry("big.bin", transfer={"type": "M"})
+    multipart["links"] = {"self": f"{FILES}/big.bin", "parts": parts}
+    init = respx_mock.post(FILES).mock(
+        side_effect=[
+            httpx.Response(201, json={"entries": [multipart]}),
+            httpx.Response(201, json={"entries": [entry("big.bin")]}),
+        ]
+    )
+    part_route = respx_mock.put(url__regex=r"https://storage\.example\.net/up/\d").respond(
+        403, json={"status": 403, "message": "Forbidden"}
+    )
+    deleted = respx_mock.delete(f"{FILES}/big.bin").respond(204)
+    local = respx_mock.put(f"{FILES}/big.bin/content").respond(200, json=entry("big.bin"))
+    respx_mock.post(f"{FILES}/big.bin/commit").respond(
+        200, json=entry("big.bin", status="completed", size=size, checksum=md5(data))
+    )
+    file = client.files.upload(
+        draft, "big.bin", {}, data, "multipart", {"part_size": 6 << 20}
+    )
+    assert file.status == "completed"
+    assert deleted.called and local.called
+    assert init.call_count == 2
+    # presigned part URLs live on another host: never a bearer token there
+    assert all("Authorization" not in c.request.headers for c in part_route.calls)
+
+
+def test_an_unfinished_entry_with_the_same_key_is_replaced(client, respx_mock, draft):
+    duplicate = httpx.Response(
+        400, json={"status": 400, "message": "File with key a.txt already exists."}
+    )
+    respx_mock.post(FILES).mock(
+        side_effect=[duplicate, httpx.Response(201, json={"entries": [entry("a.txt")]})]
+    )
+    respx_mock.get(FILES).respond(200, json={"entries": [entry("a.txt", status="pending")]})
+    deleted = respx_mock.delete(f"{FILES}/a.txt").respond(204)
+    respx_mock.put(f"{FILES}/a.txt/content").respond(200, json=entry("a.txt"))
+    respx_mock.post(f"{FILES}/a.txt/commit").respond(
+        200, json=entry("a.txt", status="completed", size=1, checksum=md5(b"x"))
+    )
+    file = client.files.upload(draft, "a.txt", {}, b"x")
+    assert deleted.called and file.status == "completed"
+
+
+def test_a_completed_file_with_the_same_key_is_kept(client, respx_mock, draft):
+    from nrpfiles.errors import ConflictError
+
+    respx_mock.post(FILES).respond(
+        400, json={"status": 400, "message": "File with key a.txt already exists."}
+    )
+    respx_mock.get(FILES).respond(200, json={"entries": [entry("a.txt", status="completed")]})
+    deleted = respx_mock.delete(f"{FILES}/a.txt").respond(204)
+    with pytest.raises(ConflictError, match="overwrite=True"):
+        client.files.upload(draft, "a.txt", {}, b"x")
+    assert not deleted.called
+
+
+def content_route(respx_mock, data: bytes, *, ranges: bool, location: str | None = None):
+    """A content URL that serves ``data``, with or without byte ranges."""
+    etag = '"' + md5(data) + '"'
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        header = request.headers.get("Range")
+        match = re.fullmatch(r"bytes=(\d+)-(\d*)", header or "")
+        if ranges and match:
+            start = int(match[1])
+            end = int(match[2]) + 1 if match[2] else len(data)
+            return httpx.Response(
+                206,
+                content=data[start:end],
+                headers={"Content-Range": f"bytes {start}-{end - 1}/{len(data)}", "ETag": etag},
+            )
+        return httpx.Response(200, content=data, headers={"ETag": etag})
+
+    url = location or f"{FILES}/a.bin/content"
+    return respx_mock.get(url).mock(side_effect=serve)
+
+
+def file_entry(data: bytes, checksum: str | None = None):
+    from nrpfiles.models import File
+
+    return structure(
+        entry("a.bin", status="completed", size=len(data), checksum=checksum or md5(data)), File
+    )
+
+
+@pytest.mark.parametrize("ranges", [True, False])
+def test_ranged_download_verifies_and_pins_the_version(client, respx_mock, ranges):
+    data = bytes(range(256)) * (3 * 4096 + 7)  # a little over 3 MiB
+    route = content_route(respx_mock, data, ranges=ranges)
+    sink = MemorySink()
+    client.files.download(file_entry(data), sink, parts=3)
+    assert sink.data == data
+    if ranges:
+        assert route.call_count == 3
+        later = route.calls[1:]
+        assert all(c.request.headers["If-Match"] == f'"{md5(data)}"' for c in later)
+    else:
+        assert route.call_count == 1  # a 200 to a Range request carries the whole file
+
+
+def test_download_mismatch_leaves_no_target(client, respx_mock, tmp_path):
+    data = b"the bytes"
+    content_route(respx_mock, data, ranges=False)
+    target = tmp_path / "out" / "a.bin"
+    with pytest.raises(ChecksumMismatchError):
+        client.files.download(file_entry(data, checksum=md5(b"other")), target)
+    assert not target.exists()
+    assert list(target.parent.iterdir()) == []
+
+
+def test_redirect_to_storage_is_followed_without_the_token(client, respx_mock, tmp_path):
+    data = b"stored elsewhere"
+    storage = "https://storage.example.net/bucket/a.bin?X-Signature=abc"
+    respx_mock.get(f"{FILES}/a.bin/content").respond(302, headers={"Location": storage})
+    route = content_route(respx_mock, data, ranges=False, location=storage)
+    target = tmp_path / "a.bin"
+    result = client.files.download(file_entry(data), target)
+    assert target.read_bytes() == data
+    assert str(result) == str(target)
+    assert "Authorization" not in route.calls.last.request.headers
+
+
+def test_a_partial_answer_with_the_wrong_range_is_refused(client, respx_mock):
+    data = bytes(4 << 20)
+    respx_mock.get(f"{FILES}/a.bin/content").respond(
+        206, content=data[:1024], headers={"Content-Range": f"bytes 5-1028/{len(data)}"}
+    )
+    with pytest.raises(TransferError, match="range"):
+        client.files.download(file_entry(data), MemorySink(), parts=2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"key": "", "source": b"x"}, ValueError),
+        ({"key": "a", "source": "/definitely/not/here.csv"}, FileNotFoundError),
+        ({"key": "a", "source": "."}, IsADirectoryError),
+        ({"key": "a", "source": b"x", "transfer_type": "carrier-pigeon"}, ValueError),
+        ({"key": "a", "source": "not a url", "transfer_type": "url-fetch"}, ValueError),
+        (
+            {
+                "key": "a",
+                "source": b"x" * 10,
+                "transfer_type": "M",
+                "transfer_metadata": {"part_size": 0},
+            },
+            ValueError,
+        ),
+        (
+            {
+                "key": "a",
+                "source": b"x" * 20_001,
+                "transfer_type": "M",
+                "transfer_metadata": {"part_size": 2},
+            },
+            ValueError,
+        ),
+    ],
+)
+def test_bad_upload_input_is_refused_before_any_request(
+    client, respx_mock, draft, kwargs, error
+):
+    calls_before = len(respx_mock.calls)
+    with pytest.raises(error):
+        client.files.upload(draft, **kwargs)
+    assert len(respx_mock.calls) == calls_before
+
+
+@pytest.mark.parametrize("key", ["../escape.txt", "/etc/passwd", "a/../../b"])
+def test_keys_cannot_escape_a_target_directory(client, respx_mock, tmp_path, key):
+    from nrpfiles.models import File
+
+    file = structure({"key": key, "size": 1, "links": {"content": f"{FILES}/x/content"}}, File)
+    with pytest.raises(ValueError, match="outside"):
+        client.files.download(file, str(tmp_path) + "/")
+    assert list(tmp_path.iterdir()) == []
+    assert len(respx_mock.calls) == 0
+
+
+def test_a_file_of_another_record_is_refused(client, respx_mock, draft):
+    from nrpfiles.models import File
+
+    other = structure(
+        {"key": "a.txt", "links": {"self": f"{API}/records/zzz/draft/files/a.txt"}}, File
+    )
+    with pytest.raises(ValueError, match="another record"):
+        client.files.download(draft, other, MemorySink())
+    with pytest.raises(ValueError, match="another record"):
+        client.files.delete(draft, other)
