@@ -1,0 +1,211 @@
+"""``LocalRepository``: an InvenioRDM-compatible repository running in background threads."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from types import TracebackType
+
+from .faults import Faults
+from .server.app import make_dispatch
+from .server.context import TRANSFER_TYPES, Context, RepositoryConfig
+from .server.fetcher import Fetcher
+from .server.hashing import HashJobs
+from .server.http import AppServer
+from .server.signing import UrlSigner
+from .server.storage_server import make_storage_dispatch
+from .storage import Store
+
+FIRST_USER = "admin"
+
+
+class LocalRepository:
+    """A local repository speaking InvenioRDM's REST API, with faults on demand.
+
+    ``with LocalRepository() as repo:`` gives a running repository on a free port;
+    ``repo.url``, ``repo.api_url`` and ``repo.token`` are what a client needs. With a
+    ``data_dir`` everything persists across restarts; without one a temporary
+    directory is used and removed on stop.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str | None = None,
+        transfers: tuple[str, ...] | list[str] = TRANSFER_TYPES,
+        ranges: bool = True,
+        storage_redirect: bool = False,
+        fetch_allowed_domains: tuple[str, ...] | list[str] = ("127.0.0.1", "localhost"),
+        page_size: int = 25,
+    ) -> None:
+        unknown = [t for t in transfers if t not in TRANSFER_TYPES]
+        if unknown:
+            raise ValueError(f"unknown transfer types {unknown}; known: {TRANSFER_TYPES}")
+        self._data_dir = None if data_dir is None else Path(data_dir)
+        self._host = host
+        self._port = port
+        self._token = token
+        self.config = RepositoryConfig(
+            transfers=tuple(transfers),
+            ranges=ranges,
+            storage_redirect=storage_redirect,
+            fetch_allowed_domains=tuple(fetch_allowed_domains),
+            page_size=page_size,
+        )
+        self.faults = Faults()
+        self._owned_dir: Path | None = None
+        self._ctx: Context | None = None
+        self._servers: list[AppServer] = []
+        self._threads: list[threading.Thread] = []
+
+    # lifecycle ----------------------------------------------------------------------
+    def start(self) -> LocalRepository:
+        if self._ctx is not None:
+            return self
+        if self._data_dir is None:
+            self._owned_dir = Path(tempfile.mkdtemp(prefix="nrpfiles-repository-"))
+            data_dir = self._owned_dir
+        else:
+            data_dir = self._data_dir
+            data_dir.mkdir(parents=True, exist_ok=True)
+        store = Store(data_dir)
+        self._token = self._ensure_first_user(store)
+        ctx = Context(
+            store=store,
+            config=self.config,
+            faults=self.faults,
+            hashes=HashJobs(),
+            signer=UrlSigner(),
+        )
+        try:
+            api = AppServer((self._host, self._port), make_dispatch(ctx), self.faults, "/_local/")
+            self._servers = [api]
+            if self.config.storage_redirect:
+                storage = AppServer((self._host, 0), make_storage_dispatch(ctx), self.faults)
+                ctx.storage_port = storage.port
+                self._servers.append(storage)
+        except BaseException:
+            for server in self._servers:
+                server.server_close()
+            store.close()
+            raise
+        ctx.fetcher = Fetcher(ctx)
+        self._ctx = ctx
+        for server in self._servers:
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"nrpfiles-repository-{server.port}",
+                daemon=True,
+            )
+            thread.start()
+            self._threads.append(thread)
+        ctx.fetcher.resume_pending()
+        return self
+
+    def stop(self) -> None:
+        ctx = self._ctx
+        if ctx is None:
+            return
+        self._ctx = None
+        if ctx.fetcher is not None:
+            ctx.fetcher.stop()
+        for server in self._servers:
+            server.shutdown()
+            server.close_connections()
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._servers, self._threads = [], []
+        ctx.hashes.cancel_all()
+        ctx.store.close()
+        if self._owned_dir is not None:
+            shutil.rmtree(self._owned_dir, ignore_errors=True)
+            self._owned_dir = None
+
+    def __enter__(self) -> LocalRepository:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # what clients need --------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return self._url_of(self._running_servers()[0])
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/api"
+
+    @property
+    def storage_url(self) -> str | None:
+        servers = self._running_servers()
+        return self._url_of(servers[1]) if len(servers) > 1 else None
+
+    @property
+    def token(self) -> str:
+        if self._token is None:
+            raise RuntimeError("the repository has not been started")
+        return self._token
+
+    @property
+    def data_dir(self) -> Path:
+        ctx = self._running()
+        return ctx.store.data_dir
+
+    @property
+    def token_violations(self) -> int:
+        return self._running().token_violations
+
+    def add_user(self, name: str) -> str:
+        """A new user with their own drafts; returns the user's token."""
+        return self._running().store.add_user(name, secrets.token_urlsafe(32)).token
+
+    def reset(self) -> None:
+        """Delete all records, drafts and files; keep users and settings; clear faults."""
+        self._running().reset()
+
+    def __repr__(self) -> str:
+        state = self.url if self._ctx is not None else "stopped"
+        return f"<LocalRepository {state}>"
+
+    # helpers ------------------------------------------------------------------------
+    def _running(self) -> Context:
+        if self._ctx is None:
+            raise RuntimeError("the repository is not running; use start() or a with block")
+        return self._ctx
+
+    def _running_servers(self) -> list[AppServer]:
+        self._running()
+        return self._servers
+
+    def _url_of(self, server: AppServer) -> str:
+        host = self._host
+        if host in ("", "0.0.0.0"):  # noqa: S104  (display address for a wildcard bind)
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{server.port}"
+
+    def _ensure_first_user(self, store: Store) -> str:
+        users = store.users()
+        if not users:
+            return store.add_user(FIRST_USER, self._token or secrets.token_urlsafe(32)).token
+        first = users[0]
+        if self._token is not None and self._token != first.token:
+            store.set_token(first.id, self._token)
+            return self._token
+        return first.token

@@ -1,0 +1,1 @@
+"""HTTP side of the local repository: the API server and the storage server."""

@@ -1,0 +1,80 @@
+"""Routing: which endpoint answers which method and path."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from urllib.parse import unquote
+
+from . import admin, discovery, files, records, search
+from .context import Context
+from .http import ApiError, Dispatch, Request, Response
+
+Endpoint = Callable[[Context, Request], Response]
+
+_ID = r"(?P<id>[^/]+)"
+_KEY = r"(?P<key>.+)"
+_RECORD = rf"/api/records/{_ID}"
+_DRAFT_FILES = rf"{_RECORD}/draft/files"
+
+ROUTES: list[tuple[str, str, Endpoint]] = [
+    ("GET", r"/", discovery.home_page),
+    ("GET", r"/\.well-known/repository/?", discovery.well_known),
+    ("GET", r"/api/models/?", discovery.models),
+    ("GET", r"/api/records/?", search.search_records),
+    ("POST", r"/api/records/?", records.create_draft),
+    ("GET", r"/api/user/records/?", search.search_user_records),
+    ("GET", rf"{_RECORD}/draft", records.read_draft),
+    ("PUT", rf"{_RECORD}/draft", records.update_draft),
+    ("DELETE", rf"{_RECORD}/draft", records.delete_draft),
+    ("POST", rf"{_RECORD}/draft", records.edit),
+    ("POST", rf"{_RECORD}/draft/actions/publish", records.publish),
+    ("POST", rf"{_RECORD}/draft/actions/files-import", records.import_files),
+    ("GET", _DRAFT_FILES, files.list_draft_files),
+    ("POST", _DRAFT_FILES, files.init_files),
+    ("DELETE", _DRAFT_FILES, files.delete_all_files),
+    ("POST", rf"{_DRAFT_FILES}/{_KEY}/commit", files.commit),
+    ("PUT", rf"{_DRAFT_FILES}/{_KEY}/content/(?P<part>\d+)", files.put_part),
+    ("GET", rf"{_DRAFT_FILES}/{_KEY}/content", files.get_draft_content),
+    ("PUT", rf"{_DRAFT_FILES}/{_KEY}/content", files.put_content),
+    ("GET", rf"{_DRAFT_FILES}/{_KEY}", files.read_draft_file),
+    ("PUT", rf"{_DRAFT_FILES}/{_KEY}", files.update_file),
+    ("DELETE", rf"{_DRAFT_FILES}/{_KEY}", files.delete_file),
+    ("GET", _RECORD, records.read_record),
+    ("GET", rf"{_RECORD}/versions", search.search_versions),
+    ("POST", rf"{_RECORD}/versions", records.new_version),
+    ("GET", rf"{_RECORD}/versions/latest", records.latest_version),
+    ("GET", rf"{_RECORD}/files", files.list_record_files),
+    ("GET", rf"{_RECORD}/files/{_KEY}/content", files.get_record_content),
+    ("GET", rf"{_RECORD}/files/{_KEY}", files.read_record_file),
+    ("GET", r"/_local/faults", admin.get_faults),
+    ("POST", r"/_local/faults", admin.set_faults),
+    ("DELETE", r"/_local/faults", admin.clear_faults),
+    ("POST", r"/_local/reset", admin.reset),
+    ("POST", r"/_local/users", admin.add_user),
+]
+_COMPILED = [(method, re.compile(pattern), endpoint) for method, pattern, endpoint in ROUTES]
+
+NOT_FOUND = (
+    "The requested URL was not found on the server. If you entered the URL manually "
+    "please check your spelling and try again."
+)
+
+
+def make_dispatch(ctx: Context) -> Dispatch:
+    def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        path_known = False
+        for route_method, pattern, endpoint in _COMPILED:
+            match = pattern.fullmatch(request.path)
+            if match is None:
+                continue
+            path_known = True
+            if route_method == method:
+                request.params = {name: unquote(value) for name, value in match.groupdict().items()}
+                return endpoint(ctx, request)
+        if path_known:
+            raise ApiError(405, "The method is not allowed for the requested URL.")
+        raise ApiError(404, NOT_FOUND)
+
+    return dispatch

@@ -1,0 +1,123 @@
+"""MD5 of an upload, computed by a thread that reads the file behind the writer.
+
+The socket thread only moves bytes to disk; hashing follows at its own pace from the
+page cache. An upload therefore is not slowed to MD5's speed, memory stays flat (the
+hasher reads the file, nothing is queued), and a commit waits for the digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+
+CHUNK = 4 << 20
+
+
+class HashJob:
+    def __init__(self, path: Path) -> None:
+        self._stream = open(path, "rb")  # noqa: SIM115  (closed by the hashing thread)
+        self._condition = threading.Condition()
+        self._written = 0
+        self._finished = False
+        self._cancelled = False
+        self._done = threading.Event()
+        self._digest: str | None = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, name="nrpfiles-md5", daemon=True).start()
+
+    def advance(self, written: int) -> None:
+        with self._condition:
+            self._written = written
+            self._condition.notify()
+
+    def finish(self) -> None:
+        with self._condition:
+            self._finished = True
+            self._condition.notify()
+
+    def cancel(self) -> None:
+        with self._condition:
+            self._cancelled = True
+            self._condition.notify()
+
+    def wait(self, timeout: float | None = None) -> str:
+        if not self._done.wait(timeout):
+            raise TimeoutError("checksum not ready")
+        if self._digest is None:
+            raise RuntimeError("checksum was not computed") from self._error
+        return self._digest
+
+    def _run(self) -> None:
+        digest = hashlib.md5()  # noqa: S324  (InvenioRDM's checksum algorithm)
+        buffer = bytearray(CHUNK)
+        view = memoryview(buffer)
+        position = 0
+        try:
+            with self._stream:
+                while True:
+                    with self._condition:
+                        while (
+                            position >= self._written and not self._finished and not self._cancelled
+                        ):
+                            self._condition.wait()
+                        if self._cancelled:
+                            return
+                        available = self._written - position
+                        if available <= 0 and self._finished:
+                            break
+                    got = self._stream.readinto(view[: min(CHUNK, available)])
+                    if not got:
+                        raise OSError("upload file shorter than written")
+                    digest.update(view[:got])
+                    position += got
+            self._digest = digest.hexdigest()
+        except BaseException as error:
+            self._error = error
+        finally:
+            self._done.set()
+
+
+class HashJobs:
+    """Digests in progress, by content file id."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: dict[str, HashJob] = {}
+
+    def register(self, file_id: str, job: HashJob) -> None:
+        with self._lock:
+            self._jobs[file_id] = job
+
+    def discard(self, file_id: str | None) -> None:
+        if file_id is None:
+            return
+        with self._lock:
+            job = self._jobs.pop(file_id, None)
+        if job is not None:
+            job.cancel()
+
+    def digest(self, file_id: str, path: Path) -> str:
+        """The MD5 hex of a stored file: from its upload's job, or read now (after a restart)."""
+        with self._lock:
+            job = self._jobs.pop(file_id, None)
+        if job is not None:
+            return job.wait()
+        return md5_of(path)
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            jobs = list(self._jobs.values())
+            self._jobs.clear()
+        for job in jobs:
+            job.cancel()
+
+
+def md5_of(path: Path) -> str:
+    digest = hashlib.md5()  # noqa: S324
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    with open(path, "rb") as stream:
+        while got := stream.readinto(view):
+            digest.update(view[:got])
+    return digest.hexdigest()

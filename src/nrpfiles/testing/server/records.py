@@ -1,0 +1,291 @@
+"""Drafts and published records: create, read, update, delete, publish, edit, versions."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from typing import Any
+
+from ..storage import DRAFT, PUBLISHED, FileRow, RecordRow
+from .access import (
+    PID_MISSING,
+    check_if_match,
+    load_record,
+    own_draft,
+    own_record,
+    readable_record,
+)
+from .context import Context, api_base, new_pid, now_iso
+from .http import (
+    ApiError,
+    Request,
+    Response,
+    empty_response,
+    field_error,
+    json_response,
+    redirect_response,
+    validation_error,
+)
+from .serialize import files_list_json, record_json
+from .validation import access_errors, metadata_errors
+
+MISSING_FILES = (
+    "Missing uploaded files. To disable files for this record please mark it as metadata-only."
+)
+NOT_COMPLETED = "One or more files have not completed their transfer, please wait."
+# fields InvenioRDM does not carry over into a new version
+_NEW_VERSION_SKIP = ("publication_date", "version")
+
+
+def record_response(
+    ctx: Context,
+    request: Request,
+    record: RecordRow,
+    bucket: str,
+    status: int = 200,
+    errors: list[dict[str, Any]] | None = None,
+) -> Response:
+    body = record_json(api_base(request), request.base_url, ctx.store, record, bucket)
+    if errors:
+        body["errors"] = errors
+    return json_response(status, body, {"ETag": f'"{body["revision_id"]}"'})
+
+
+def _apply_input(ctx: Context, record: RecordRow, data: Any) -> list[dict[str, Any]]:
+    """Store what the client sent into the draft; return the problems found (lenient)."""
+    assert record.draft is not None
+    draft = record.draft
+    if not isinstance(data, dict):
+        raise validation_error([field_error("_schema", "Invalid input type.")])
+    errors: list[dict[str, Any]] = []
+    metadata = data.get("metadata", {})
+    draft["metadata"] = metadata if isinstance(metadata, dict) else {}
+    errors.extend(metadata_errors(metadata))
+    access = data.get("access")
+    if access is not None:
+        errors.extend(access_errors(access))
+        if isinstance(access, dict):
+            draft["access"] = {
+                key: value for key, value in access.items() if key in ("record", "files", "embargo")
+            }
+    for name in ("custom_fields", "pids"):
+        if isinstance(data.get(name), dict):
+            draft[name] = data[name]
+    files = data.get("files")
+    enabled = draft.get("files_enabled", True)
+    if isinstance(files, dict) and "enabled" in files:
+        enabled = bool(files["enabled"])
+    rows = ctx.store.files(record.id, DRAFT)
+    if not enabled and rows:
+        errors.append(
+            field_error(
+                "files.enabled",
+                "You must first delete all files to set the record to be metadata-only.",
+            )
+        )
+    else:
+        draft["files_enabled"] = enabled
+    if draft.get("files_enabled", True) and not rows:
+        errors.append(field_error("files.enabled", MISSING_FILES))
+    if isinstance(files, dict) and "default_preview" in files:
+        draft["default_preview"] = files["default_preview"]
+    return errors
+
+
+def _new_draft_state(kind: str) -> dict[str, Any]:
+    now = now_iso()
+    return {
+        "kind": kind,
+        "metadata": {},
+        "access": {"record": "public", "files": "public"},
+        "files_enabled": True,
+        "files_locked": False,
+        "revision_id": 1,
+        "created": now,
+        "updated": now,
+        "bucket_id": str(uuid.uuid4()),
+    }
+
+
+def create_draft(ctx: Context, request: Request) -> Response:
+    user = ctx.authenticate(request)
+    assert user is not None
+    data = request.json_body()
+    record = RecordRow(
+        id=new_pid(),
+        parent_id=new_pid(),
+        owner_id=user.id,
+        version_index=1,
+        seq=ctx.store.next_seq(),
+        draft=_new_draft_state("new"),
+    )
+    errors = _apply_input(ctx, record, data)
+    ctx.store.save_record(record)
+    return record_response(ctx, request, record, DRAFT, 201, errors)
+
+
+def read_draft(ctx: Context, request: Request) -> Response:
+    _, record = own_draft(ctx, request, request.params["id"])
+    return record_response(ctx, request, record, DRAFT)
+
+
+def update_draft(ctx: Context, request: Request) -> Response:
+    _, record = own_draft(ctx, request, request.params["id"])
+    data = request.json_body()
+    with ctx.store.transaction():
+        record = load_record(ctx, record.id)
+        if record.draft is None:
+            raise ApiError(404, PID_MISSING)
+        check_if_match(request, record.draft["revision_id"])
+        errors = _apply_input(ctx, record, data)
+        record.draft["revision_id"] += 1
+        record.draft["updated"] = now_iso()
+        ctx.store.save_record(record)
+    return record_response(ctx, request, record, DRAFT, 200, errors)
+
+
+def delete_draft(ctx: Context, request: Request) -> Response:
+    _, record = own_draft(ctx, request, request.params["id"])
+    assert record.draft is not None
+    check_if_match(request, record.draft["revision_id"])
+    with ctx.store.transaction():
+        ctx.store.delete_bucket(record.id, DRAFT)
+        if record.published is None:
+            ctx.store.delete_record(record.id)
+        else:
+            record.draft = None
+            ctx.store.save_record(record)
+    return empty_response(204)
+
+
+def publish(ctx: Context, request: Request) -> Response:
+    _, record = own_draft(ctx, request, request.params["id"])
+    request.json_body(optional=True)
+    with ctx.store.transaction():
+        record = load_record(ctx, record.id)
+        draft = record.draft
+        if draft is None:
+            raise ApiError(404, PID_MISSING)
+        errors = metadata_errors(draft.get("metadata"))
+        if errors:
+            raise validation_error(errors)
+        rows = ctx.store.files(record.id, DRAFT)
+        if draft.get("files_enabled", True):
+            if not rows:
+                raise validation_error([field_error("files.enabled", MISSING_FILES)])
+            if any(row.data["status"] != "completed" for row in rows):
+                raise validation_error([field_error("files", NOT_COMPLETED)])
+        now = now_iso()
+        previous = record.published
+        published = {
+            key: copy.deepcopy(value)
+            for key, value in draft.items()
+            if key not in ("kind", "files_locked")
+        }
+        published["updated"] = now
+        if previous is None:
+            published["revision_id"] = 1
+            published["created"] = now
+        else:
+            published["revision_id"] = previous["revision_id"] + 1
+            published["created"] = previous["created"]
+            published["bucket_id"] = previous["bucket_id"]
+            # the draft's entries share content with the published ones, so this keeps it
+            ctx.store.delete_bucket(record.id, PUBLISHED)
+        ctx.store.move_bucket(record.id, DRAFT, PUBLISHED)
+        record.published = published
+        record.draft = None
+        ctx.store.save_record(record)
+    return record_response(ctx, request, record, PUBLISHED, 202)
+
+
+def read_record(ctx: Context, request: Request) -> Response:
+    _, record = readable_record(ctx, request, request.params["id"])
+    return record_response(ctx, request, record, PUBLISHED)
+
+
+def edit(ctx: Context, request: Request) -> Response:
+    _, record = own_record(ctx, request, request.params["id"])
+    with ctx.store.transaction():
+        record = load_record(ctx, record.id)
+        if record.draft is None:
+            assert record.published is not None
+            draft = copy.deepcopy(record.published)
+            draft.update(
+                kind="edit",
+                files_locked=True,
+                revision_id=record.published["revision_id"] + 1,
+                bucket_id=str(uuid.uuid4()),
+                updated=now_iso(),
+            )
+            record.draft = draft
+            for row in ctx.store.files(record.id, PUBLISHED):
+                ctx.store.save_file(FileRow(record.id, DRAFT, row.key, copy.deepcopy(row.data)))
+            ctx.store.save_record(record)
+    return record_response(ctx, request, record, DRAFT, 201)
+
+
+def new_version(ctx: Context, request: Request) -> Response:
+    user, record = own_record(ctx, request, request.params["id"])
+    with ctx.store.transaction():
+        siblings = ctx.store.records(record.parent_id)
+        for sibling in siblings:
+            if sibling.published is None and sibling.draft is not None:
+                return record_response(ctx, request, sibling, DRAFT, 201)
+        latest = max(
+            (s for s in siblings if s.published is not None), key=lambda s: s.version_index
+        )
+        assert latest.published is not None
+        draft = _new_draft_state("new_version")
+        metadata = copy.deepcopy(latest.published.get("metadata") or {})
+        for name in _NEW_VERSION_SKIP:
+            metadata.pop(name, None)
+        draft.update(
+            metadata=metadata,
+            access=copy.deepcopy(latest.published.get("access") or {}),
+            custom_fields=copy.deepcopy(latest.published.get("custom_fields") or {}),
+            files_enabled=latest.published.get("files_enabled", True),
+        )
+        new_record = RecordRow(
+            id=new_pid(),
+            parent_id=record.parent_id,
+            owner_id=user.id,
+            version_index=max(s.version_index for s in siblings) + 1,
+            seq=ctx.store.next_seq(),
+            draft=draft,
+        )
+        ctx.store.save_record(new_record)
+    return record_response(ctx, request, new_record, DRAFT, 201)
+
+
+def import_files(ctx: Context, request: Request) -> Response:
+    """Copy the files of the previous published version into a new-version draft."""
+    _, record = own_draft(ctx, request, request.params["id"])
+    request.json_body(optional=True)
+    assert record.draft is not None
+    with ctx.store.transaction():
+        if not record.draft.get("files_enabled", True):
+            raise ApiError(403, "Files are not enabled.")
+        if ctx.store.files(record.id, DRAFT):
+            raise ApiError(400, "Please remove all files first.")
+        previous = [
+            s
+            for s in ctx.store.records(record.parent_id)
+            if s.published is not None and s.id != record.id
+        ]
+        if not previous:
+            raise ApiError(404, "No published version to import files from.")
+        source = max(previous, key=lambda s: s.version_index)
+        for row in ctx.store.files(source.id, PUBLISHED):
+            ctx.store.save_file(FileRow(record.id, DRAFT, row.key, copy.deepcopy(row.data)))
+    rows = ctx.store.files(record.id, DRAFT)
+    return json_response(
+        201, files_list_json(api_base(request), record.id, DRAFT, record.draft, rows)
+    )
+
+
+def latest_version(ctx: Context, request: Request) -> Response:
+    _, record = readable_record(ctx, request, request.params["id"])
+    published = [s for s in ctx.store.records(record.parent_id) if s.published is not None]
+    latest = max(published, key=lambda s: s.version_index)
+    return redirect_response(f"{api_base(request)}/records/{latest.id}")

@@ -1,0 +1,188 @@
+"""JSON shapes of records, file entries and file lists, with absolute links."""
+
+from __future__ import annotations
+
+import mimetypes
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import quote
+
+from ..storage import DRAFT, PUBLISHED, FileRow, RecordRow, Store
+
+PUBLIC_TRANSFER_FIELDS = ("type", "parts", "part_size", "error")
+DEFAULT_ACCESS: dict[str, Any] = {
+    "record": "public",
+    "files": "public",
+    "embargo": {"active": False, "reason": None},
+}
+
+
+def quote_key(key: str) -> str:
+    return quote(key, safe="/")
+
+
+def files_base(api: str, record_id: str, bucket: str) -> str:
+    if bucket == DRAFT:
+        return f"{api}/records/{record_id}/draft/files"
+    return f"{api}/records/{record_id}/files"
+
+
+def guess_mimetype(key: str) -> str:
+    return mimetypes.guess_type(key, strict=False)[0] or "application/octet-stream"
+
+
+def file_json(api: str, row: FileRow, bucket_id: str | None) -> dict[str, Any]:
+    data = row.data
+    transfer = data.get("transfer") or {"type": "L"}
+    entry: dict[str, Any] = {
+        "key": row.key,
+        "created": data["created"],
+        "updated": data["updated"],
+        "metadata": data.get("metadata") or {},
+        "access": data.get("access") or {"hidden": False},
+        "status": data["status"],
+        "storage_class": "L",
+        "transfer": {k: transfer[k] for k in PUBLIC_TRANSFER_FIELDS if k in transfer},
+    }
+    if data["status"] == "completed":
+        entry["mimetype"] = data.get("mimetype") or guess_mimetype(row.key)
+        for name in ("checksum", "size", "file_id", "version_id"):
+            if data.get(name) is not None:
+                entry[name] = data[name]
+        entry["bucket_id"] = bucket_id
+    else:
+        if data.get("declared_size") is not None:
+            entry["size"] = data["declared_size"]
+        if data.get("declared_checksum") is not None:
+            entry["checksum"] = data["declared_checksum"]
+    self_url = f"{files_base(api, row.record_id, row.bucket)}/{quote_key(row.key)}"
+    links: dict[str, Any] = {"self": self_url}
+    pending_multipart = transfer.get("type") == "M" and data["status"] == "pending"
+    if pending_multipart:
+        expiration = (datetime.now(timezone.utc) + timedelta(days=14)).isoformat()
+        links["parts"] = [
+            {"part": number, "url": f"{self_url}/content/{number}", "expiration": expiration}
+            for number in range(1, int(transfer.get("parts", 0)) + 1)
+        ]
+    else:
+        links["content"] = f"{self_url}/content"
+    if row.bucket == DRAFT:
+        links["commit"] = f"{self_url}/commit"
+    entry["links"] = links
+    return entry
+
+
+def files_list_json(
+    api: str, record_id: str, bucket: str, state: dict[str, Any], rows: list[FileRow]
+) -> dict[str, Any]:
+    base = files_base(api, record_id, bucket)
+    links = {"self": base, "archive": base + "-archive"}
+    if not state.get("files_enabled", True):
+        return {"enabled": False, "links": links}
+    return {
+        "enabled": True,
+        "default_preview": state.get("default_preview"),
+        "order": [],
+        "entries": [file_json(api, row, state.get("bucket_id")) for row in rows],
+        "links": links,
+    }
+
+
+def record_json(
+    api: str, root: str, store: Store, record: RecordRow, bucket: str
+) -> dict[str, Any]:
+    state = record.draft if bucket == DRAFT else record.published
+    assert state is not None
+    rows = store.files(record.id, bucket)
+    entries = {row.key: file_json(api, row, state.get("bucket_id")) for row in rows}
+    completed = [row.data for row in rows if row.data["status"] == "completed"]
+    files: dict[str, Any] = {"enabled": bool(state.get("files_enabled", True))}
+    if files["enabled"]:
+        files.update(
+            order=[],
+            count=len(rows),
+            total_bytes=sum(int(data.get("size") or 0) for data in completed),
+            entries=entries,
+            default_preview=state.get("default_preview"),
+        )
+    siblings = store.records(record.parent_id)
+    published_indexes = [r.version_index for r in siblings if r.published is not None]
+    is_draft = bucket == DRAFT
+    body: dict[str, Any] = {
+        "id": record.id,
+        "created": state["created"],
+        "updated": state["updated"],
+        "revision_id": state["revision_id"],
+        "metadata": state.get("metadata") or {},
+        "access": {**DEFAULT_ACCESS, **(state.get("access") or {})},
+        "custom_fields": state.get("custom_fields") or {},
+        "pids": state.get("pids") or {},
+        "files": files,
+        "media_files": {"enabled": False},
+        "parent": {
+            "id": record.parent_id,
+            "access": {"owned_by": {"user": str(record.owner_id)}},
+            "communities": {},
+            "pids": {},
+        },
+        "versions": {
+            "index": record.version_index,
+            "is_latest": bool(published_indexes)
+            and record.published is not None
+            and record.version_index == max(published_indexes),
+            "is_latest_draft": record.version_index == max(r.version_index for r in siblings),
+        },
+        "is_published": record.published is not None,
+        "is_draft": is_draft,
+        "status": _status(record, bucket),
+        "links": _record_links(api, root, record, is_draft),
+    }
+    body["access"]["status"] = _access_status(body["access"], files["enabled"])
+    return body
+
+
+def _status(record: RecordRow, bucket: str) -> str:
+    if bucket == PUBLISHED:
+        return "published"
+    assert record.draft is not None
+    return {"new": "draft", "new_version": "new_version_draft"}.get(
+        record.draft.get("kind", "new"), "published"
+    )
+
+
+def _access_status(access: dict[str, Any], files_enabled: bool) -> str:
+    if access.get("record") == "restricted":
+        return "restricted"
+    if not files_enabled:
+        return "metadata-only"
+    return "open" if access.get("files") == "public" else "restricted"
+
+
+def _record_links(api: str, root: str, record: RecordRow, is_draft: bool) -> dict[str, str]:
+    record_api = f"{api}/records/{record.id}"
+    common = {
+        "versions": f"{record_api}/versions",
+        "latest": f"{record_api}/versions/latest",
+        "latest_html": f"{root}/records/{record.id}/latest",
+        "record": record_api,
+        "record_html": f"{root}/records/{record.id}",
+        "draft": f"{record_api}/draft",
+    }
+    if is_draft:
+        return {
+            "self": f"{record_api}/draft",
+            "self_html": f"{root}/uploads/{record.id}",
+            "files": f"{record_api}/draft/files",
+            "archive": f"{record_api}/draft/files-archive",
+            "publish": f"{record_api}/draft/actions/publish",
+            "files_import": f"{record_api}/draft/actions/files-import",
+            **common,
+        }
+    return {
+        "self": record_api,
+        "self_html": f"{root}/records/{record.id}",
+        "files": f"{record_api}/files",
+        "archive": f"{record_api}/files-archive",
+        "new_version": f"{record_api}/versions",
+        **common,
+    }
