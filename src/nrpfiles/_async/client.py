@@ -13,6 +13,7 @@ import httpx
 from nrpfiles._async.discovery import discover_repository
 from nrpfiles._async.files import AsyncFilesClient
 from nrpfiles._async.http import AsyncHttp
+from nrpfiles._async.records import AsyncRecordsClient
 from nrpfiles._concurrency import AsyncLock
 from nrpfiles._retry import RetryPolicy
 from nrpfiles._urls import to_url
@@ -70,6 +71,7 @@ class AsyncClient:
         self._info: RepositoryInfo | None = None
         self._info_lock = AsyncLock()
         self.files = AsyncFilesClient(self)
+        self.records = AsyncRecordsClient(self)
 
     @property
     def url(self) -> str:

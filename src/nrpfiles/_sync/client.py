@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/client.py by scripts/gen_sync.py: do not edit.
-# body-sha256: a0659549f3a66297623ef057f2c439f92174a675c578894f47106a3fde9da747
+# body-sha256: aa89d65d7d4964049fc1ef0ddbee44293abe1fcf72dc353c0368014e61beeb0d
 """The async repository client: configuration, the shared connection pool, discovery."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import httpx
 from nrpfiles._sync.discovery import discover_repository
 from nrpfiles._sync.files import FilesClient
 from nrpfiles._sync.http import Http
+from nrpfiles._sync.records import RecordsClient
 from nrpfiles._concurrency import Lock
 from nrpfiles._retry import RetryPolicy
 from nrpfiles._urls import to_url
@@ -72,6 +73,7 @@ class Client:
         self._info: RepositoryInfo | None = None
         self._info_lock = Lock()
         self.files = FilesClient(self)
+        self.records = RecordsClient(self)
 
     @property
     def url(self) -> str:

@@ -1,0 +1,293 @@
+"""``client.records``: create, read, update, publish, edit and version records; search them.
+
+Records are given as :class:`~nrpfiles.models.Record` objects, as record URLs
+(``str``, ``httpx.URL`` or anything whose ``str()`` is the URL) or as ids.
+Lenient writes (create, update) keep the server's field problems on the
+returned record's ``errors``; a strict one (publish) raises ``ValidationError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from nrpfiles._async.record_refs import AsyncRecordRefs, draft_link
+from nrpfiles._urls import join
+from nrpfiles.errors import (
+    ConflictError,
+    DoesNotExistError,
+    RepositoryCommunicationError,
+    RepositoryError,
+    RepositoryServerError,
+)
+from nrpfiles.models import Record, SearchPage, structure, unstructure
+
+if TYPE_CHECKING:
+    from nrpfiles._async.client import AsyncClient
+
+# Sent back by the server, never accepted from a client.
+_READ_ONLY_ON_UPDATE = ("errors",)
+
+
+class AsyncRecordsClient:
+    """Drafts and published records (``client.records``); ``draft_records`` reads drafts."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._http = client._http
+        self._refs = AsyncRecordRefs(client)
+        self.draft_records = AsyncDraftRecordsClient(self)
+
+    async def create(self, data: Mapping[str, Any], *, files_enabled: bool = True) -> Record:
+        """Create a draft and return it.
+
+        ``data`` is the whole record body when it has a ``metadata`` key
+        (``{"metadata": {...}, "access": {...}}``), else it is the metadata
+        itself. ``files.enabled`` is set from ``files_enabled`` unless ``data``
+        sets it. Field problems do not stop the draft from being saved: they
+        are on the returned record's ``errors``.
+        """
+        body = dict(data) if "metadata" in data else {"metadata": dict(data)}
+        files = body.get("files")
+        body["files"] = {"enabled": files_enabled, **(files if isinstance(files, Mapping) else {})}
+        url = await self._refs.records_url()
+        return await self._call("POST", url, json=body)
+
+    async def read(self, id_or_url: Any) -> Record:
+        """The published record; a draft's URL or Record reads the record it belongs to."""
+        return await self._call("GET", await self._refs.published(id_or_url))
+
+    async def update(self, record: Record) -> Record:
+        """Save an edited draft and return it as stored.
+
+        Everything read is sent back, fields this library does not know
+        included. ``If-Match`` carries the ETag the record was read with, so a
+        draft changed meanwhile raises ``ConflictError`` rather than being
+        overwritten. If the answer to an update that did land was lost, the
+        retry meets that same conflict; the draft is then re-read and
+        returned when it already holds what was sent. Field problems are on
+        the returned record's ``errors``.
+        """
+        if record.is_draft is False:
+            raise ValueError(
+                f"record {record.id} is published; edit() it and update the draft it returns"
+            )
+        url = await self._refs.draft(record)
+        body = unstructure(record)
+        for name in _READ_ONLY_ON_UPDATE:
+            body.pop(name, None)
+        headers = {"If-Match": record.etag} if record.etag else None
+        try:
+            return await self._call("PUT", url, json=body, headers=headers)
+        except ConflictError as conflict:
+            if not record.etag:
+                raise
+            try:
+                current = await self._call("GET", url)
+            except RepositoryError:
+                raise conflict from None
+            if _holds(current, body):
+                return current
+            raise
+
+    async def delete(self, draft: Any) -> None:
+        """Delete a draft: an unpublished record goes away, an edit is abandoned."""
+        await self._http.request("DELETE", await self._refs.draft(draft))
+
+    async def publish(self, draft: Any) -> Record:
+        """Publish a draft and return the published record.
+
+        A refused publish raises ``ValidationError`` whose ``errors`` name the
+        fields (``files.enabled`` when files are enabled and none uploaded).
+        Publishing is never retried blindly: when the answer is lost (network
+        failure, 5xx), the draft is looked up; if it is gone and the record is
+        readable, the publish happened and that record is returned, otherwise
+        the original error is raised and the draft is still a draft.
+        """
+        if isinstance(draft, Record) and draft.links.publish:
+            url = draft.links.publish
+        else:
+            url = await self._draft_action(draft, "publish")
+        try:
+            return await self._call("POST", url)
+        except (RepositoryCommunicationError, RepositoryServerError) as error:
+            published = await self._published_instead_of_draft(draft)
+            if published is None:
+                raise error from None
+            return published
+
+    async def edit(self, published: Any) -> Record:
+        """A draft of a published record (the existing one if there is one)."""
+        url = await self._refs.draft(published)
+        # InvenioRDM answers with the same draft when one exists: safe to retry.
+        return await self._call("POST", url, idempotent=True)
+
+    async def new_version(self, published: Any, *, import_files: bool = False) -> Record:
+        """A draft of the record's next version; with ``import_files`` it starts with its files.
+
+        Without ``import_files`` the new draft has no files (InvenioRDM's
+        default); files of a published record are then changed only here.
+        """
+        draft = await self._call("POST", await self._refs.versions(published))
+        if not import_files:
+            return draft
+        await self._http.request_json("POST", draft_link(draft, "files-import", "files-import"))
+        # The import answers with the files only; the draft now lists them.
+        return await self._call("GET", await self._refs.draft(draft))
+
+    async def search(
+        self,
+        q: str | None = None,
+        *,
+        size: int | None = None,
+        sort: str | None = None,
+        page: int | None = None,
+        **params: Any,
+    ) -> SearchPage:
+        """One page of published records: ``.total`` counts all matches, ``.hits`` this page.
+
+        Extra keyword arguments become query parameters (``allversions=True``).
+        """
+        url = await self._refs.records_url()
+        return await self._search_page(url, _query(q, size, sort, page, params))
+
+    async def scan(
+        self,
+        q: str | None = None,
+        *,
+        size: int | None = None,
+        sort: str | None = None,
+        **params: Any,
+    ) -> AsyncIterator[Record]:
+        """Every matching published record, page after page, fetched as iterated.
+
+        Large servers stop paginating after 10,000 hits; narrow ``q`` for more.
+        """
+        url = await self._refs.records_url()
+        async for record in self._scan(url, _query(q, size, sort, None, params)):
+            yield record
+
+    # -- shared with draft_records ------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> Record:
+        body, response = await self._http.request_json(
+            method, url, json=json, headers=headers, idempotent=idempotent
+        )
+        return _record_from(body, response)
+
+    async def _search_page(self, url: str, params: Mapping[str, Any] | None) -> SearchPage:
+        body, _ = await self._http.request_json("GET", url, params=params)
+        return structure(body, SearchPage)
+
+    async def _scan(self, url: str, params: Mapping[str, Any]) -> AsyncIterator[Record]:
+        seen = {str(httpx.URL(url, params=params))}
+        page = await self._search_page(url, params)
+        while True:
+            for record in page.hits:
+                yield record
+            next_url = page.links.next
+            # A server repeating a page would otherwise loop for ever.
+            if not page.hits or not next_url or next_url in seen:
+                return
+            seen.add(next_url)
+            page = await self._search_page(next_url, None)
+
+    async def _draft_action(self, draft: Any, action: str) -> str:
+        draft_url = await self._refs.draft(draft)
+        return join(draft_url, "actions", action)
+
+    async def _published_instead_of_draft(self, draft: Any) -> Record | None:
+        """The published record if the draft was published after all, else None."""
+        try:
+            await self._call("GET", await self._refs.draft(draft))
+        except DoesNotExistError:
+            pass
+        except RepositoryError:
+            return None
+        else:
+            return None
+        try:
+            return await self.read(draft)
+        except RepositoryError:
+            return None
+
+
+class AsyncDraftRecordsClient:
+    """Drafts, and the caller's own records (``client.records.draft_records``)."""
+
+    def __init__(self, records: AsyncRecordsClient) -> None:
+        self._records = records
+        self._refs = records._refs
+
+    async def read(self, id_or_url: Any) -> Record:
+        """The record's draft; the published record when it has no draft.
+
+        So this reads a record that "can be draft or published", as file
+        workflows need: check ``is_draft`` to tell which came back.
+        """
+        try:
+            return await self._records._call("GET", await self._refs.draft(id_or_url))
+        except DoesNotExistError:
+            return await self._records.read(id_or_url)
+
+    async def search(
+        self,
+        q: str | None = None,
+        *,
+        size: int | None = None,
+        sort: str | None = None,
+        page: int | None = None,
+        **params: Any,
+    ) -> SearchPage:
+        """One page of the caller's own drafts and records (the latest version of each)."""
+        url = await self._refs.user_records_url()
+        return await self._records._search_page(url, _query(q, size, sort, page, params))
+
+    async def scan(
+        self,
+        q: str | None = None,
+        *,
+        size: int | None = None,
+        sort: str | None = None,
+        **params: Any,
+    ) -> AsyncIterator[Record]:
+        """Every one of the caller's own drafts and records, page after page."""
+        url = await self._refs.user_records_url()
+        async for record in self._records._scan(url, _query(q, size, sort, None, params)):
+            yield record
+
+
+def _record_from(body: Any, response: httpx.Response) -> Record:
+    record = structure(body, Record)
+    record.etag = response.headers.get("ETag")
+    return record
+
+
+def _query(
+    q: str | None, size: int | None, sort: str | None, page: int | None, extra: Mapping[str, Any]
+) -> dict[str, Any]:
+    named = {"q": q, "size": size, "sort": sort, "page": page, **extra}
+    return {key: _param(value) for key, value in named.items() if value is not None}
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def _holds(current: Record, sent: Mapping[str, Any]) -> bool:
+    """Whether the stored draft already has what an update sent, in the parts a client edits."""
+    stored = unstructure(current)
+    return all(
+        stored.get(name) == sent.get(name) for name in ("metadata", "access", "custom_fields")
+    ) and stored.get("files", {}).get("enabled") == sent.get("files", {}).get("enabled")

@@ -1,0 +1,99 @@
+# Generated from src/nrpfiles/_async/record_refs.py by scripts/gen_sync.py: do not edit.
+# body-sha256: e44a305d877f30de67fd61d5458b68f34f644001314d3afe4509c2773174ab01
+"""Turning what callers pass for a record (a Record, its URL, its id) into API URLs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from nrpfiles._urls import join, to_url
+from nrpfiles.models import Record
+from nrpfiles.streams import is_url
+
+if TYPE_CHECKING:
+    from nrpfiles._sync.client import Client
+
+_DRAFT_SUFFIX = "/draft"
+
+
+class RecordRefs:
+    """Where a record, its draft and the search endpoints live.
+
+    A :class:`Record` is resolved through its links, a URL (``str``,
+    ``httpx.URL`` or anything whose ``str()`` is one) as given, an id through
+    the repository's records endpoint. A URL ending in ``/draft`` names the
+    draft; without it, the published record; each is turned into the other
+    when the other is wanted.
+    """
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def records_url(self) -> str:
+        """Where records are created and published records searched."""
+        info = self._client.info()
+        return info.links.get("records") or join(info.api_url, "records")
+
+    def user_records_url(self) -> str:
+        """The caller's own drafts and records."""
+        info = self._client.info()
+        return info.links.get("drafts") or join(info.api_url, "user", "records")
+
+    def published(self, ref: Any) -> str:
+        if isinstance(ref, Record):
+            if ref.links.record:
+                return ref.links.record
+            if ref.links.self_ and not _names_draft(ref.links.self_):
+                return ref.links.self_
+            return self._by_id(_record_id(ref))
+        url = self._url(ref)
+        return url[: -len(_DRAFT_SUFFIX)] if _names_draft(url) else url
+
+    def draft(self, ref: Any) -> str:
+        if isinstance(ref, Record):
+            if ref.links.self_ and _names_draft(ref.links.self_):
+                return ref.links.self_
+            if ref.links.draft:
+                return ref.links.draft
+            return join(self._by_id(_record_id(ref)), "draft")
+        url = self._url(ref)
+        return url if _names_draft(url) else join(url, "draft")
+
+    def versions(self, ref: Any) -> str:
+        if isinstance(ref, Record) and ref.links.versions:
+            return ref.links.versions
+        return join(self.published(ref), "versions")
+
+    def _url(self, ref: Any) -> str:
+        if isinstance(ref, str) and not is_url(ref):
+            return self._by_id(ref)
+        if isinstance(ref, (bytes, bytearray)):
+            raise TypeError(f"expected a record, its URL or its id, got {type(ref).__name__}")
+        return str(to_url(ref)).rstrip("/")
+
+    def _by_id(self, record_id: str) -> str:
+        if not record_id.strip() or "/" in record_id:
+            raise ValueError(f"not a record id or URL: {record_id!r}")
+        return join(self.records_url(), record_id)
+
+
+def draft_link(record: Record, name: str, action: str) -> str:
+    """A link of a draft by name, or the action URL InvenioRDM builds it from."""
+    link = record.links.extra.get(name) or record.links.extra.get(name.replace("-", "_"))
+    if isinstance(link, str):
+        return link
+    if not record.links.self_:
+        raise ValueError(f"record {record.id!r} has no self link; read it from the repository")
+    return join(record.links.self_, "actions", action)
+
+
+def _names_draft(url: str | httpx.URL) -> bool:
+    return str(url).rstrip("/").endswith(_DRAFT_SUFFIX)
+
+
+def _record_id(record: Record) -> str:
+    if not record.id:
+        raise ValueError("the record has neither links nor an id; read it from the repository")
+    return record.id
