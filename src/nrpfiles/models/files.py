@@ -82,11 +82,14 @@ class FilesListLinks:
 
 
 @attrs.define(kw_only=True)
-class FilesList(Sequence[File]):
+class FilesList:
     """The files of a draft or record; reads like a sequence of ``File``.
 
     ``"data.csv" in files`` tests for a key, ``files.get("data.csv")`` finds
     the entry, ``files[0]`` and iteration follow the server's order.
+    It is registered as a ``collections.abc.Sequence`` at run time but does not
+    inherit ``Sequence[File]`` in typing, so that type checkers accept a key
+    on the left of ``in``; ``entries`` is the plain ``list[File]``.
     """
 
     enabled: bool = True
@@ -121,3 +124,6 @@ class FilesList(Sequence[File]):
         if isinstance(item, str):
             return any(entry.key == item for entry in self.entries)
         return item in self.entries
+
+
+Sequence.register(FilesList)
