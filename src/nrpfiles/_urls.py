@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import httpx
 
@@ -30,18 +30,23 @@ def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
 
 
 def redact_url(url: str | httpx.URL) -> str:
-    """The URL with secret query parameters masked, safe for messages and logs."""
+    """The URL with secret query parameters and any password masked, safe for messages."""
     try:
-        parsed = httpx.URL(str(url))
-    except Exception:
+        parts = urlsplit(str(url))
+    except ValueError:
         return "<unparseable URL>"
-    if not any(name in _SECRET_QUERY_PARAMS for name in parsed.params):
-        return str(parsed)
-    params = [
-        (name, "***" if name in _SECRET_QUERY_PARAMS else value)
-        for name, value in parsed.params.multi_items()
-    ]
-    return str(parsed.copy_with(params=params))
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{hostport}" if ":" in userinfo else f"***@{hostport}"
+    query = "&".join(
+        f"{name}=***" if unquote(name).lower() in _SECRET_QUERY_PARAMS else pair
+        for pair in parts.query.split("&")
+        if pair
+        for name in [pair.split("=", 1)[0]]
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def quote_key(key: str) -> str:
