@@ -230,14 +230,20 @@ class AsyncFilesClient:
         return structure(decode_json(response), File)
 
     async def _on_file_url(self, method: str, url: httpx.URL) -> httpx.Response:
-        """Call a file URL as given, or its draft twin when only the draft has the file."""
+        """Call a file URL as given, or its draft twin when only the draft has the file.
+
+        Published files are read-only, so a change always goes to the draft.
+        """
+        match = None if "/draft/files/" in str(url) else _PUBLISHED_FILE.match(str(url))
+        if match is None:
+            return await self._http.request(method, url)
+        draft_url = f"{match['record']}/draft/files/{match['key']}"
+        if method != "GET":
+            return await self._http.request(method, draft_url)
         try:
             return await self._http.request(method, url)
         except DoesNotExistError:
-            match = _PUBLISHED_FILE.match(str(url))
-            if not match or "/draft/files/" in str(url):
-                raise
-            return await self._http.request(method, f"{match['record']}/draft/files/{match['key']}")
+            return await self._http.request(method, draft_url)
 
     def _file_url_within(self, files_url: str, key: str | File) -> str:
         if isinstance(key, File):

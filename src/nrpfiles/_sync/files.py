@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/files.py by scripts/gen_sync.py: do not edit.
-# body-sha256: cde33f72b67fd75736abe337736b8d1d9134694d1cb80c63169066d125a1f182
+# body-sha256: d43fa9e1385a28de472608c5b329c98ad91041bee9c5a475a049c21728e15a3d
 """``client.files``: list, read, upload, download, update and delete the files of a record."""
 
 from __future__ import annotations
@@ -232,14 +232,20 @@ class FilesClient:
         return structure(decode_json(response), File)
 
     def _on_file_url(self, method: str, url: httpx.URL) -> httpx.Response:
-        """Call a file URL as given, or its draft twin when only the draft has the file."""
+        """Call a file URL as given, or its draft twin when only the draft has the file.
+
+        Published files are read-only, so a change always goes to the draft.
+        """
+        match = None if "/draft/files/" in str(url) else _PUBLISHED_FILE.match(str(url))
+        if match is None:
+            return self._http.request(method, url)
+        draft_url = f"{match['record']}/draft/files/{match['key']}"
+        if method != "GET":
+            return self._http.request(method, draft_url)
         try:
             return self._http.request(method, url)
         except DoesNotExistError:
-            match = _PUBLISHED_FILE.match(str(url))
-            if not match or "/draft/files/" in str(url):
-                raise
-            return self._http.request(method, f"{match['record']}/draft/files/{match['key']}")
+            return self._http.request(method, draft_url)
 
     def _file_url_within(self, files_url: str, key: str | File) -> str:
         if isinstance(key, File):
