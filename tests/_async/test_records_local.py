@@ -1,0 +1,493 @@
+"""Records API against the local repository, and the guide's record-and-files workflows."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from nrpfiles import AsyncClient, RetryPolicy
+from nrpfiles.errors import ConflictError, DoesNotExistError, PermissionDeniedError, ValidationError
+from nrpfiles.streams import MemorySink
+
+FAST_RETRIES = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.05)
+
+METADATA = {
+    "title": "Records test",
+    "resource_type": {"id": "dataset"},
+    "publication_date": "2024-01-15",
+    "creators": [
+        {"person_or_org": {"type": "personal", "family_name": "Doe", "given_name": "Jane"}}
+    ],
+}
+
+
+def md5(data: bytes) -> str:
+    return "md5:" + hashlib.md5(data).hexdigest()
+
+
+def metadata(**changes) -> dict:
+    return {**copy.deepcopy(METADATA), **changes}
+
+
+@pytest_asyncio.fixture
+async def client(local_repository):
+    async with AsyncClient(
+        local_repository.url, token=local_repository.token, retry=FAST_RETRIES
+    ) as client:
+        yield client
+
+
+async def publish_new(client, title="Records test", data=b"hello"):
+    draft = await client.records.create(metadata(title=title))
+    await client.files.upload(draft, key="a.txt", source=data)
+    return await client.records.publish(draft)
+
+
+# -- create ---------------------------------------------------------------------------------
+
+
+async def test_create_with_the_metadata_wrapper(client):
+    draft = await client.records.create({"metadata": METADATA, "access": {"record": "public"}})
+    assert draft.is_draft is True and draft.is_published is False
+    assert draft.metadata == METADATA
+    assert draft.files.enabled is True
+    assert draft.etag == f'"{draft.revision_id}"'
+    assert draft.links.self_.endswith(f"/records/{draft.id}/draft")
+
+
+async def test_create_without_the_wrapper_takes_the_data_as_metadata(client):
+    draft = await client.records.create(METADATA, files_enabled=False)
+    assert draft.metadata == METADATA
+    assert draft.files.enabled is False
+    assert draft.errors == []  # metadata-only and complete: nothing to report
+
+
+async def test_lenient_create_saves_the_draft_and_reports_field_errors(client):
+    draft = await client.records.create({"title": "x", "resource_type": {"id": "dataset"}})
+    fields = {error.field for error in draft.errors}
+    assert {"metadata.title", "metadata.creators", "metadata.publication_date"} <= fields
+    assert "files.enabled" in fields  # files enabled and none uploaded yet
+    stored = await client.records.draft_records.read(draft.id)
+    assert stored.metadata["title"] == "x"
+
+
+# -- read -----------------------------------------------------------------------------------
+
+
+async def test_read_draft_and_published_by_id_url_and_record(client):
+    draft = await client.records.create(METADATA)
+    with pytest.raises(DoesNotExistError):
+        await client.records.read(draft.id)  # not published yet
+    for ref in (draft.id, draft.links.self_, draft):
+        assert (await client.records.draft_records.read(ref)).id == draft.id
+    await client.files.upload(draft, key="a.txt", source=b"hello")
+    published = await client.records.publish(draft)
+    for ref in (draft.id, published.links.self_, published, draft):
+        record = await client.records.read(ref)
+        assert record.is_published and not record.is_draft and record.id == draft.id
+
+
+async def test_draft_read_of_a_published_record_without_a_draft_gives_the_record(client):
+    published = await publish_new(client)
+    record = await client.records.draft_records.read(published.id)
+    assert record.is_draft is False and record.status == "published"
+    edited = await client.records.edit(published)
+    assert (await client.records.draft_records.read(published.id)).is_draft is True
+    assert edited.id == published.id
+
+
+async def test_reading_an_unknown_record_raises_does_not_exist(client):
+    with pytest.raises(DoesNotExistError):
+        await client.records.draft_records.read("no-such-id")
+
+
+# -- update and delete ----------------------------------------------------------------------
+
+
+async def test_update_saves_changes_and_keeps_fields_the_model_does_not_name(client):
+    draft = await client.records.create(METADATA)
+    draft.metadata["title"] = "Changed title"
+    draft.extra["custom_fields"] = {"local:note": "kept"}
+    updated = await client.records.update(draft)
+    assert updated.metadata["title"] == "Changed title"
+    assert updated.revision_id == draft.revision_id + 1
+    assert updated.etag == f'"{updated.revision_id}"' != draft.etag
+    reread = await client.records.draft_records.read(draft.id)
+    assert reread.extra["custom_fields"] == {"local:note": "kept"}
+    assert reread.metadata["title"] == "Changed title"
+
+
+async def test_lenient_update_reports_field_errors(client):
+    draft = await client.records.create(METADATA, files_enabled=False)
+    draft.metadata["publication_date"] = "15. 1. 2024"
+    updated = await client.records.update(draft)
+    assert [e.field for e in updated.errors] == ["metadata.publication_date"]
+    assert updated.metadata["publication_date"] == "15. 1. 2024"
+
+
+async def test_stale_update_raises_conflict(client):
+    draft = await client.records.create(METADATA)
+    fresh = await client.records.draft_records.read(draft.id)
+    fresh.metadata["title"] = "First writer"
+    await client.records.update(fresh)
+    draft.metadata["title"] = "Second writer"
+    with pytest.raises(ConflictError) as caught:
+        await client.records.update(draft)
+    assert caught.value.status == 412
+    assert (await client.records.draft_records.read(draft.id)).metadata["title"] == "First writer"
+
+
+async def test_delete_removes_a_new_draft(client):
+    draft = await client.records.create(METADATA)
+    await client.records.delete(draft)
+    with pytest.raises(DoesNotExistError):
+        await client.records.draft_records.read(draft.id)
+
+
+async def test_deleting_an_edit_draft_keeps_the_published_record(client):
+    published = await publish_new(client)
+    edited = await client.records.edit(published.id)
+    await client.records.delete(edited.links.self_)
+    record = await client.records.draft_records.read(published.id)
+    assert record.is_published and record.is_draft is False
+
+
+# -- publish --------------------------------------------------------------------------------
+
+
+async def test_publish_a_draft_with_a_file(client):
+    draft = await client.records.create(METADATA)
+    await client.files.upload(draft, key="a.txt", source=b"hello")
+    published = await client.records.publish(draft)
+    assert published.is_published and published.status == "published"
+    assert published.files.count == 1 and published.files.total_bytes == 5
+    assert published.files.entries["a.txt"].checksum == md5(b"hello")
+    assert published.metadata == METADATA
+    files = await client.files.list(published)
+    assert [(f.key, f.size) for f in files] == [("a.txt", 5)]
+
+
+async def test_publish_without_files_is_refused_on_files_enabled(client):
+    draft = await client.records.create(METADATA)
+    with pytest.raises(ValidationError) as caught:
+        await client.records.publish(draft)
+    assert [e.field for e in caught.value.errors] == ["files.enabled"]
+    assert caught.value.status == 400
+    assert (await client.records.draft_records.read(draft.id)).is_draft  # still a draft
+
+
+async def test_publish_with_incomplete_metadata_names_the_fields(client):
+    draft = await client.records.create(metadata(title="x", creators=[{"person_or_org": {}}]))
+    await client.files.upload(draft, key="a.txt", source=b"hello")
+    with pytest.raises(ValidationError) as caught:
+        await client.records.publish(draft.id)
+    fields = [e.field for e in caught.value.errors]
+    assert fields == ["metadata.title", "metadata.creators.0.person_or_org.type"]
+
+
+async def test_metadata_only_record_publishes_without_files(client):
+    draft = await client.records.create(METADATA, files_enabled=False)
+    published = await client.records.publish(draft)
+    assert published.files.enabled is False and published.is_published
+
+
+# -- edit and new versions ------------------------------------------------------------------
+
+
+async def test_edit_changes_metadata_but_not_files(client):
+    published = await publish_new(client)
+    draft = await client.records.edit(published)
+    assert draft.is_draft and draft.id == published.id
+    assert list(draft.files.entries) == ["a.txt"]
+    with pytest.raises(PermissionDeniedError):
+        await client.files.upload(draft, key="b.txt", source=b"more")
+    draft.metadata["title"] = "Edited title"
+    await client.records.update(draft)
+    republished = await client.records.publish(draft)
+    assert republished.metadata["title"] == "Edited title"
+    assert republished.revision_id > published.revision_id
+    assert list(republished.files.entries) == ["a.txt"]
+
+
+async def test_new_version_starts_without_files(client):
+    published = await publish_new(client)
+    draft = await client.records.new_version(published)
+    assert draft.id != published.id and draft.is_draft
+    assert draft.status == "new_version_draft"
+    assert draft.files.entries == {}
+    assert draft.parent["id"] == published.parent["id"]
+    assert "publication_date" not in draft.metadata  # not carried over
+
+
+async def test_new_version_with_import_files_and_publish(client):
+    published = await publish_new(client, data=b"version one")
+    draft = await client.records.new_version(published.links.self_, import_files=True)
+    assert list(draft.files.entries) == ["a.txt"]
+    await client.files.upload(draft, key="b.txt", source=b"version two")
+    draft.metadata["publication_date"] = "2025-02-01"
+    draft = await client.records.update(draft)
+    second = await client.records.publish(draft)
+    assert second.versions["index"] == 2
+    assert sorted(second.files.entries) == ["a.txt", "b.txt"]
+    sink = MemorySink()
+    await client.files.download(second, "a.txt", sink)
+    assert sink.data == b"version one"
+    first = await client.records.read(published.id)
+    assert list(first.files.entries) == ["a.txt"]  # the old version is untouched
+
+
+# -- search ---------------------------------------------------------------------------------
+
+
+async def test_search_with_query_size_sort_and_page(client):
+    ids = [(await publish_new(client, title=f"Searchable quokka {n}")).id for n in range(3)]
+    await publish_new(client, title="Something else")
+    first = await client.records.search("quokka", size=2, sort="oldest", page=1)
+    assert first.total == 3
+    assert [r.id for r in first.hits] == ids[:2]
+    assert first.links.next is not None
+    second = await client.records.search(q="quokka", size=2, sort="oldest", page=2)
+    assert [r.id for r in second] == ids[2:]
+    assert second.links.next is None
+    newest = await client.records.search("quokka", sort="newest")
+    assert [r.id for r in newest] == ids[::-1]
+    assert (await client.records.search()).total == 4
+
+
+async def test_scan_iterates_across_pages(client):
+    ids = [(await publish_new(client, title=f"Scanned wombat {n}")).id for n in range(5)]
+    seen = [r.id async for r in client.records.scan(q="wombat", size=2, sort="oldest")]
+    assert seen == ids
+
+
+async def test_search_does_not_show_drafts(client):
+    await client.records.create(metadata(title="Unpublished numbat"))
+    assert (await client.records.search("numbat")).total == 0
+
+
+async def test_draft_records_search_covers_the_callers_own_records(client, local_repository):
+    draft = await client.records.create(metadata(title="Mine, a draft"))
+    published = await publish_new(client, title="Mine, published")
+    other_token = local_repository.add_user("someone-else")
+    async with AsyncClient(
+        local_repository.url, token=other_token, retry=FAST_RETRIES
+    ) as other_client:
+        theirs = await other_client.records.create(metadata(title="Theirs, a draft"))
+        their_page = await other_client.records.draft_records.search()
+    page = await client.records.draft_records.search(size=10)
+    found = {r.id: r.is_draft for r in page}
+    assert found == {draft.id: True, published.id: False}
+    assert page.total == 2
+    assert [r.id for r in their_page] == [theirs.id]
+    mine = [r.id async for r in client.records.draft_records.scan(q="draft", size=1)]
+    assert mine == [draft.id]
+
+
+# -- the guide's workflows ------------------------------------------------------------------
+
+
+@pytest.fixture
+def data_files(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    contents = {
+        "experiment1.csv": b"t,value\n" + b"1,0.5\n" * 2000,
+        "experiment2.csv": bytes(range(256)) * 100,
+        "README.txt": b"Read me first.\n",
+    }
+    for name, content in contents.items():
+        (folder / name).write_bytes(content)
+    return {str(folder / name): content for name, content in contents.items()}
+
+
+async def test_guide_upload_multiple_files_and_publish(client, data_files):
+    async def create_record_with_files(title, file_paths):
+        """Create record and upload multiple files."""
+        # Create draft record (with what a real InvenioRDM needs to publish it)
+        draft = await client.records.create(
+            {
+                "metadata": {
+                    "title": title,
+                    "creators": [
+                        {"person_or_org": {"type": "organizational", "name": "Researcher"}}
+                    ],
+                    "resource_type": {"id": "dataset"},
+                    "publication_date": "2024-01-15",
+                }
+            }
+        )
+
+        # Upload each file
+        for path in file_paths:
+            filename = Path(path).name
+            await client.files.upload(
+                draft,
+                key=filename,
+                metadata={"description": f"Data file: {filename}"},
+                source=path,
+                progress=f"Uploading {filename}",
+            )
+
+        # Publish the record
+        published = await client.records.publish(draft)
+        return published
+
+    published = await create_record_with_files("Research Dataset 2024", list(data_files))
+
+    assert published.is_published and published.metadata["title"] == "Research Dataset 2024"
+    assert published.files.count == 3
+    assert published.files.total_bytes == sum(len(c) for c in data_files.values())
+    files = await client.files.list(await client.records.read(published.id))
+    by_key = {file.key: file for file in files}
+    for path, content in data_files.items():
+        file = by_key[Path(path).name]
+        assert file.size == len(content) and file.checksum == md5(content)
+        assert file.metadata == {"description": f"Data file: {file.key}"}
+        sink = MemorySink()
+        await client.files.download(file, sink)
+        assert sink.data == content
+
+
+async def test_guide_metadata_as_written_is_refused_with_the_missing_fields(client, data_files):
+    # The guide's metadata lacks what InvenioRDM requires to publish.
+    draft = await client.records.create(
+        {
+            "metadata": {
+                "title": "Research Dataset 2024",
+                "creators": [{"person_or_org": {"name": "Researcher"}}],
+                "resource_type": {"id": "dataset"},
+            }
+        }
+    )
+    await client.files.upload(draft, key="README.txt", source=next(iter(data_files)))
+    with pytest.raises(ValidationError) as caught:
+        await client.records.publish(draft)
+    assert {e.field for e in caught.value.errors} == {
+        "metadata.publication_date",
+        "metadata.creators.0.person_or_org.type",
+    }
+
+
+@pytest.mark.parametrize("state", ["draft", "published"])
+async def test_guide_download_complete_record_with_files(client, data_files, tmp_path, state):
+    draft = await client.records.create(metadata(title="To back up"))
+    for path in data_files:
+        await client.files.upload(
+            draft, key=Path(path).name, metadata={"origin": path}, source=path
+        )
+    if state == "published":
+        await client.records.publish(draft)
+
+    async def download_record_with_files(record_id, output_dir):
+        """Download record metadata and all files."""
+        # Create output directory
+        output_path = Path(output_dir) / record_id
+        output_path.mkdir(parents=True, exist_ok=True)
+
+        # Get record (can be draft or published)
+        record = await client.records.draft_records.read(record_id)
+
+        # Save metadata
+        metadata_file = output_path / "metadata.json"
+        with open(metadata_file, "w") as f:  # noqa: ASYNC230 - as the guide writes it
+            json.dump(record.metadata, f, indent=2)
+
+        # Download files
+        files = await client.files.list(record)
+        files_dir = output_path / "files"
+        files_dir.mkdir(exist_ok=True)
+
+        for file in files:
+            file_path = files_dir / file.key
+            await client.files.download(file, str(file_path), progress=f"Downloading {file.key}")
+
+            # Also save file metadata
+            file_meta_path = files_dir / f"{file.key}.metadata.json"
+            with open(file_meta_path, "w") as f:  # noqa: ASYNC230
+                json.dump(
+                    {
+                        "key": file.key,
+                        "size": file.size,
+                        "checksum": file.checksum,
+                        "mimetype": file.mimetype,
+                        "metadata": file.metadata,
+                    },
+                    f,
+                    indent=2,
+                )
+
+        return output_path
+
+    saved_to = await download_record_with_files(draft.id, tmp_path / "backups")
+
+    assert saved_to == tmp_path / "backups" / draft.id
+    assert json.loads((saved_to / "metadata.json").read_text()) == metadata(title="To back up")
+    saved = sorted(p.name for p in (saved_to / "files").iterdir())
+    keys = sorted(Path(path).name for path in data_files)
+    assert saved == sorted(keys + [f"{key}.metadata.json" for key in keys])
+    for path, content in data_files.items():
+        key = Path(path).name
+        assert (saved_to / "files" / key).read_bytes() == content
+        described = json.loads((saved_to / "files" / f"{key}.metadata.json").read_text())
+        assert described["size"] == len(content)
+        assert described["checksum"] == md5(content)
+        assert described["metadata"] == {"origin": path}
+        assert described["mimetype"]
+
+
+async def test_guide_copy_files_between_records(client, data_files):
+    source = await client.records.create(metadata(title="Copy source"))
+    for path in data_files:
+        await client.files.upload(
+            source, key=Path(path).name, metadata={"description": Path(path).stem}, source=path
+        )
+    source = await client.records.publish(source)
+    destination = await client.records.create(metadata(title="Copy destination"))
+
+    async def copy_files_between_records(source_record_id, dest_record_id):
+        """Copy all files from one record to another."""
+        # Can copy from/to draft or published records
+        source_record = await client.records.draft_records.read(source_record_id)
+        dest_record = await client.records.draft_records.read(dest_record_id)
+
+        source_files = await client.files.list(source_record)
+
+        # Use temporary directory for intermediate storage
+        with tempfile.TemporaryDirectory() as tmpdir:
+            for file in source_files:
+                # Download from source
+                tmp_path = Path(tmpdir) / file.key
+                await client.files.download(file, str(tmp_path))
+
+                # Upload to destination
+                await client.files.upload(
+                    dest_record,
+                    key=file.key,
+                    metadata=file.metadata.copy(),
+                    source=str(tmp_path),
+                    progress=f"Copying {file.key}",
+                )
+
+        return len(source_files)
+
+    copied = await copy_files_between_records(source.id, destination.id)
+
+    assert copied == 3
+    source_files = await client.files.list(source)
+    copied_files = await client.files.list(destination)
+    assert len(copied_files) == 3
+    assert {(f.key, f.size, f.checksum, json.dumps(f.metadata)) for f in copied_files} == {
+        (f.key, f.size, f.checksum, json.dumps(f.metadata)) for f in source_files
+    }
+    for path, content in data_files.items():
+        sink = MemorySink()
+        await client.files.download(destination, Path(path).name, sink)
+        assert sink.data == content
+    published = await client.records.publish(destination)
+    assert published.files.count == 3
