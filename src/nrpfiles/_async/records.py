@@ -102,8 +102,9 @@ class AsyncRecordsClient:
         fields (``files.enabled`` when files are enabled and none uploaded).
         Publishing is never retried blindly: when the answer is lost (network
         failure, 5xx), the draft is looked up; if it is gone and the record is
-        readable, the publish happened and that record is returned, otherwise
-        the original error is raised and the draft is still a draft.
+        readable, the publish happened and that record is returned; otherwise
+        the original error is raised (the draft is still there, or its state
+        could not be checked) and publishing again is the caller's decision.
         """
         if isinstance(draft, Record) and draft.links.publish:
             url = draft.links.publish
@@ -127,7 +128,8 @@ class AsyncRecordsClient:
         """A draft of the record's next version; with ``import_files`` it starts with its files.
 
         Without ``import_files`` the new draft has no files (InvenioRDM's
-        default); files of a published record are then changed only here.
+        default). A published record's files never change; a new version is
+        where changed files go.
         """
         draft = await self._call("POST", await self._refs.versions(published))
         if not import_files:

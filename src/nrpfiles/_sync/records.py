@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/records.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 384dd4def96ea892131ec4ef0a31e4ecec1a0f30cdeadda953f1674b15236ac1
+# body-sha256: 91b9e902a63f54b3f3458ffc1dc0e103e9a38c3b11458e13ec3f67cbe708754a
 """``client.records``: create, read, update, publish, edit and version records; search them.
 
 Records are given as :class:`~nrpfiles.models.Record` objects, as record URLs
@@ -104,8 +104,9 @@ class RecordsClient:
         fields (``files.enabled`` when files are enabled and none uploaded).
         Publishing is never retried blindly: when the answer is lost (network
         failure, 5xx), the draft is looked up; if it is gone and the record is
-        readable, the publish happened and that record is returned, otherwise
-        the original error is raised and the draft is still a draft.
+        readable, the publish happened and that record is returned; otherwise
+        the original error is raised (the draft is still there, or its state
+        could not be checked) and publishing again is the caller's decision.
         """
         if isinstance(draft, Record) and draft.links.publish:
             url = draft.links.publish
@@ -129,7 +130,8 @@ class RecordsClient:
         """A draft of the record's next version; with ``import_files`` it starts with its files.
 
         Without ``import_files`` the new draft has no files (InvenioRDM's
-        default); files of a published record are then changed only here.
+        default). A published record's files never change; a new version is
+        where changed files go.
         """
         draft = self._call("POST", self._refs.versions(published))
         if not import_files:
