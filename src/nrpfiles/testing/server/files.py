@@ -32,7 +32,7 @@ from .http import (
     validation_error,
 )
 from .serialize import file_json, files_list_json, guess_mimetype
-from .uploads import receive_into, receive_to_new_file, require_bytes_body
+from .uploads import preallocate, receive_into, receive_to_new_file, require_bytes_body
 
 _INIT_FIELDS = ("key", "metadata", "access", "size", "checksum", "storage_class", "transfer")
 _TRANSFER_FIELDS = {
@@ -270,6 +270,7 @@ def _new_file_row(ctx: Context, record_id: str, entry: dict[str, Any]) -> FileRo
         staging = ctx.store.new_temporary("multipart")
         with open(staging, "wb") as stream:
             stream.truncate(int(entry["size"]))
+            preallocate(stream.fileno(), int(entry["size"]))
         data["multipart_path"] = str(staging)
         data["parts_received"] = []
     elif kind == "F":

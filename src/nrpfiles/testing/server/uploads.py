@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -28,6 +29,7 @@ def receive_to_new_file(request: Request, path: Path) -> HashJob:
     """Write the whole body into a new file at ``path`` while a hasher follows it."""
     length = request.content_length or 0
     with open(path, "wb") as stream:
+        preallocate(stream.fileno(), length)
         job = HashJob(path)
         try:
             _copy_body(request, stream.fileno(), 0, length, job)
@@ -46,6 +48,14 @@ def receive_into(request: Request, path: Path, offset: int) -> None:
         _copy_body(request, fd, offset, length, None)
     finally:
         os.close(fd)
+
+
+def preallocate(fd: int, length: int) -> None:
+    """Reserve the blocks up front: allocating them write by write halves ext4's speed."""
+    if length <= 0 or not hasattr(os, "posix_fallocate"):
+        return
+    with contextlib.suppress(OSError):
+        os.posix_fallocate(fd, 0, length)
 
 
 def _copy_body(request: Request, fd: int, offset: int, length: int, job: HashJob | None) -> None:
