@@ -16,6 +16,7 @@ from nrpfiles._async.http import AsyncHttp
 from nrpfiles._async.records import AsyncRecordsClient
 from nrpfiles._concurrency import AsyncLock
 from nrpfiles._retry import RetryPolicy
+from nrpfiles._transport import AsyncHTTPTransport
 from nrpfiles._urls import to_url
 from nrpfiles._version import __version__
 from nrpfiles.config import RepositoryConfig, resolve_config
@@ -125,15 +126,17 @@ def _http_client(
     verify: ssl.SSLContext | bool = config.verify_tls
     if config.verify_tls and config.ca_bundle:
         verify = ssl.create_default_context(cafile=config.ca_bundle)
+    limits = httpx.Limits(
+        max_connections=_POOL_CONNECTIONS, max_keepalive_connections=_POOL_CONNECTIONS
+    )
     return httpx.AsyncClient(
         timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
         verify=verify,
         headers={"User-Agent": f"nrpfiles/{__version__}", "Accept": "application/json"},
         follow_redirects=False,
-        limits=httpx.Limits(
-            max_connections=_POOL_CONNECTIONS, max_keepalive_connections=_POOL_CONNECTIONS
-        ),
-        transport=transport,
+        limits=limits,
+        # Large socket reads: stock httpcore's 64 KiB reads cap downloads well below curl.
+        transport=transport or AsyncHTTPTransport(verify=verify, limits=limits),
     )
 
 

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/client.py by scripts/gen_sync.py: do not edit.
-# body-sha256: aa89d65d7d4964049fc1ef0ddbee44293abe1fcf72dc353c0368014e61beeb0d
+# body-sha256: 6f3a1e58100874686a51727013723fe24691982cf0739a2056ff3c2a5cb9edb8
 """The async repository client: configuration, the shared connection pool, discovery."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from nrpfiles._sync.http import Http
 from nrpfiles._sync.records import RecordsClient
 from nrpfiles._concurrency import Lock
 from nrpfiles._retry import RetryPolicy
+from nrpfiles._transport import HTTPTransport
 from nrpfiles._urls import to_url
 from nrpfiles._version import __version__
 from nrpfiles.config import RepositoryConfig, resolve_config
@@ -127,15 +128,17 @@ def _http_client(
     verify: ssl.SSLContext | bool = config.verify_tls
     if config.verify_tls and config.ca_bundle:
         verify = ssl.create_default_context(cafile=config.ca_bundle)
+    limits = httpx.Limits(
+        max_connections=_POOL_CONNECTIONS, max_keepalive_connections=_POOL_CONNECTIONS
+    )
     return httpx.Client(
         timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
         verify=verify,
         headers={"User-Agent": f"nrpfiles/{__version__}", "Accept": "application/json"},
         follow_redirects=False,
-        limits=httpx.Limits(
-            max_connections=_POOL_CONNECTIONS, max_keepalive_connections=_POOL_CONNECTIONS
-        ),
-        transport=transport,
+        limits=limits,
+        # Large socket reads: stock httpcore's 64 KiB reads cap downloads well below curl.
+        transport=transport or HTTPTransport(verify=verify, limits=limits),
     )
 
 

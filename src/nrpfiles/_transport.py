@@ -1,0 +1,176 @@
+"""httpx transports whose sockets are read in large slices, for our own clients only.
+
+httpcore reads a response body 64 KiB per call. On a fast link each read costs a
+trip through httpcore, h11 and httpx in Python, and those trips, not the network,
+bound the transfer: stock sync downloads reach about half of curl's speed on
+loopback, async ones less. httpcore lets a connection pool take its own network
+backend, so the backends here widen the large reads of the connections they make
+and leave every other httpx client in the process alone. Short reads (TLS and
+proxy handshakes ask for a few KiB) are passed through unchanged.
+
+httpx does not expose the pool's backend, so the transports build their pool
+themselves; that relies on httpx keeping its pool in ``_pool``, which is why
+httpx and httpcore are pinned to minor versions in ``pyproject.toml``.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterable
+from typing import Any
+
+import httpcore
+import httpx
+
+# Enough to take a whole socket buffer of a fast link in one call; asyncio's own
+# transport reads 256 KiB at a time, so larger would not help the async flavour.
+READ_SIZE = 256 << 10
+# httpcore asks for this much when it reads response bodies; smaller requests are
+# protocol handshakes, which must not read past what they asked for.
+_BODY_READ = 64 << 10
+
+SocketOption = (
+    tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
+)
+
+
+def _wanted(max_bytes: int) -> int:
+    return max(max_bytes, READ_SIZE) if max_bytes >= _BODY_READ else max_bytes
+
+
+class _LargeReadStream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(_wanted(max_bytes), timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, timeout)
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        return _LargeReadStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _AsyncLargeReadStream(httpcore.AsyncNetworkStream):
+    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
+        self._stream = stream
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._stream.read(_wanted(max_bytes), timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._stream.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._stream.start_tls(ssl_context, server_hostname, timeout)
+        return _AsyncLargeReadStream(stream)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class LargeReadBackend(httpcore.NetworkBackend):
+    """httpcore's blocking socket backend, with large body reads."""
+
+    def __init__(self) -> None:
+        self._backend = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _LargeReadStream(stream)
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> httpcore.NetworkStream:
+        return _LargeReadStream(self._backend.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+class AsyncLargeReadBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's anyio backend (asyncio or trio), with large body reads."""
+
+    def __init__(self) -> None:
+        self._backend = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _AsyncLargeReadStream(stream)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._backend.connect_unix_socket(path, timeout, socket_options)
+        return _AsyncLargeReadStream(stream)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
+class HTTPTransport(httpx.HTTPTransport):
+    """httpx's transport over a pool of large-read connections (no proxy support)."""
+
+    def __init__(self, *, verify: ssl.SSLContext | bool, limits: httpx.Limits) -> None:
+        # Deliberately not calling super().__init__(): it would build a pool to discard.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=verify),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=LargeReadBackend(),
+        )
+
+
+class AsyncHTTPTransport(httpx.AsyncHTTPTransport):
+    """httpx's async transport over a pool of large-read connections (no proxy support)."""
+
+    def __init__(self, *, verify: ssl.SSLContext | bool, limits: httpx.Limits) -> None:
+        # Deliberately not calling super().__init__(): it would build a pool to discard.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=verify),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=AsyncLargeReadBackend(),
+        )
