@@ -80,12 +80,28 @@ def _run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configure_demo(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from . import demo
+
+    rows = demo.run(show_progress=not args.no_progress)
+    return 0 if all(row["verified"] for row in rows) else 1
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
 SUBCOMMANDS: dict[str, tuple[str, Configure, Runner]] = {
     "serve": ("run a local InvenioRDM-compatible repository", _configure_serve, _run_serve),
+    "demo": (
+        "upload, publish and download back files against a local repository",
+        _configure_demo,
+        _run_demo,
+    ),
 }
 
 
