@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
 from nrpfiles.streams import DataSource
@@ -12,6 +13,8 @@ MD5_PREFIX = "md5:"
 _READ_BACK_CHUNK = 8 << 20
 # Small wake-ups would cost a read each; the hasher waits for this much, or the end.
 _MIN_BATCH = 1 << 20
+# In-order chunks held for the hasher; beyond this they are read back from the sink.
+_MAX_HELD = 16 << 20
 
 
 def md5_checksum(hexdigest: str) -> str:
@@ -41,9 +44,12 @@ class TrailingHasher:
     """Hashes a download on its own thread, following behind the writers.
 
     Writers report the length of the prefix that is final (``advance``); the
-    hasher reads it back from the sink and hashes it, so hashing overlaps
-    with the network instead of following it. hashlib releases the GIL on
-    large buffers, so the overlap is real in Python threads too.
+    hasher hashes it, so hashing overlaps with the network instead of
+    following it. hashlib releases the GIL on large buffers, so the overlap is
+    real in Python threads too. Chunks written in order at the front are
+    handed over as they are (``offer``) and hashed from memory, a few MiB at
+    most; anything else (parallel ranges, a hasher fallen behind) is read back
+    from the sink, so memory stays flat either way.
     """
 
     def __init__(self, read_back: Callable[[int, int], Iterator[bytes]]) -> None:
@@ -51,12 +57,25 @@ class TrailingHasher:
         self._digest = hashlib.md5(usedforsecurity=False)
         self._hashed = 0
         self._final = 0
+        self._held: deque[tuple[int, bytes]] = deque()
+        self._held_bytes = 0
+        self._held_end = 0
         self._finished = False
         self._cancelled = False
         self._error: BaseException | None = None
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="nrpfiles-md5", daemon=True)
         self._thread.start()
+
+    def offer(self, offset: int, chunk: bytes) -> None:
+        """A chunk just written at ``offset``: kept for hashing if it extends the front."""
+        with self._changed:
+            expected = self._held_end if self._held else self._final
+            if offset != expected or self._held_bytes + len(chunk) > _MAX_HELD:
+                return
+            self._held.append((offset, chunk))
+            self._held_bytes += len(chunk)
+            self._held_end = offset + len(chunk)
 
     def advance(self, final_prefix: int) -> None:
         with self._changed:
@@ -78,6 +97,7 @@ class TrailingHasher:
     def cancel(self) -> None:
         with self._changed:
             self._cancelled = True
+            self._held.clear()
             self._changed.notify()
 
     def _run(self) -> None:
@@ -93,8 +113,33 @@ class TrailingHasher:
                     start, end = self._hashed, self._final
                     if start >= end and self._finished:
                         return
-                for chunk in self._read_back(start, end - start):
-                    self._digest.update(chunk)
+                    in_memory = self._take_held(end)
+                self._hash_range(start, end, in_memory)
                 self._hashed = end
         except BaseException as error:  # reported by hexdigest()
             self._error = error
+
+    def _take_held(self, end: int) -> list[tuple[int, bytes]]:
+        taken = []
+        while self._held and self._held[0][0] + len(self._held[0][1]) <= end:
+            offset, chunk = self._held.popleft()
+            self._held_bytes -= len(chunk)
+            taken.append((offset, chunk))
+        return taken
+
+    def _hash_range(self, start: int, end: int, in_memory: list[tuple[int, bytes]]) -> None:
+        position = start
+        for offset, chunk in in_memory:
+            if offset > position:
+                self._hash_from_sink(position, offset)
+                position = offset
+            skip = position - offset
+            if skip < len(chunk):
+                self._digest.update(memoryview(chunk)[skip:])
+                position = offset + len(chunk)
+        if position < end:
+            self._hash_from_sink(position, end)
+
+    def _hash_from_sink(self, start: int, end: int) -> None:
+        for chunk in self._read_back(start, end - start):
+            self._digest.update(chunk)

@@ -205,6 +205,8 @@ class _Transfer:
                     url=self._url,
                 )
             self._writer.write_at(part.position, chunk)
+            if self._hasher is not None:
+                self._hasher.offer(part.position, chunk)
             part.written += len(chunk)
             self._bar.advance(len(chunk))
             self._advance_hasher()

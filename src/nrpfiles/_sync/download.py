@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 30b2c24ff3dbd576c53ad077d7961c4a8fd61fc9b50b6216f01efc8a59569f42
+# body-sha256: 1e353e2befb8827a6d8be417358ea4864ea7f6148e6699837df65822612f506b
 """Downloads: one stream or parallel ranges, resumed where they break, verified before publishing."""
 
 from __future__ import annotations
@@ -207,6 +207,8 @@ class _Transfer:
                     url=self._url,
                 )
             self._writer.write_at(part.position, chunk)
+            if self._hasher is not None:
+                self._hasher.offer(part.position, chunk)
             part.written += len(chunk)
             self._bar.advance(len(chunk))
             self._advance_hasher()
