@@ -1,0 +1,25 @@
+"""The local repository in a process of its own, so its threads never share the client's GIL.
+
+    python benchmarks/_repository.py DATA_DIR
+
+Prints one JSON line ({"url", "api_url", "token"}) once it serves, and stops when
+stdin closes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from nrpfiles.testing import LocalRepository
+
+
+def main() -> None:
+    with LocalRepository(data_dir=sys.argv[1]) as repository:
+        ready = {"url": repository.url, "api_url": repository.api_url, "token": repository.token}
+        print(json.dumps(ready), flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()

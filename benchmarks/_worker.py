@@ -1,0 +1,174 @@
+"""One measured nrpfiles transfer, in a fresh process so its memory peak is its own.
+
+    python benchmarks/_worker.py '<json job>'
+
+Prints one JSON line: seconds (wall), cpu (this process), baseline_mib (resident
+set just before the transfer, after imports and the client's first call) and
+peak_mib (the process's high-water mark after it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import resource
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+
+import nrpfiles
+from nrpfiles import limit_connections
+from nrpfiles.models import File, Record, structure
+
+
+def _status_mib(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _skip_upload_md5(md5_hex: str) -> None:
+    """Verification off for uploads: the source's MD5 is taken as known instead of computed."""
+    import nrpfiles._async.upload
+    import nrpfiles._sync.upload
+
+    for module in (nrpfiles._async.upload, nrpfiles._sync.upload):
+        module.md5_of_source = lambda source: md5_hex  # type: ignore[attr-defined]
+
+
+def _draft(job: dict[str, Any]) -> Record:
+    """The draft as a Record, read once here so no transfer call has to look it up."""
+    headers = {"Authorization": f"Bearer {job['token']}"}
+    return structure(httpx.get(job["record"], headers=headers).raise_for_status().json(), Record)
+
+
+def _download_options(job: dict[str, Any]) -> dict[str, Any]:
+    return {"parts": 1} if job["mode"] == "single" else {}
+
+
+def _upload_type(job: dict[str, Any]) -> str:
+    return "local" if job["mode"] == "single" else "multipart"
+
+
+def _unverified(file: File, job: dict[str, Any]) -> File:
+    return file if job["verify"] else attrs.evolve(file, checksum=None)
+
+
+def _sync(job: dict[str, Any], measure: dict[str, float]) -> None:
+    with nrpfiles.get_sync_client(job["url"], token=job["token"]) as client:
+        record = _draft(job)
+        if job["op"] == "download":
+            file = _unverified(client.files.read(record, job["key"]), job)
+            measure.update(start())
+            client.files.download(file, job["target"], **_download_options(job))
+        elif job["op"] == "upload":
+            measure.update(start())
+            client.files.upload(
+                record,
+                job["key"],
+                source=job["source"],
+                transfer_type=_upload_type(job),
+                overwrite=True,
+            )
+        else:
+            _sync_small(client, record, job, measure)
+
+
+def _sync_small(client: Any, record: Any, job: dict[str, Any], measure: dict[str, float]) -> None:
+    sources = sorted(Path(job["source"]).iterdir())
+    target = Path(job["target"])
+    with limit_connections(job["limit"]), ThreadPoolExecutor(job["limit"]) as pool:
+        measure.update(start())
+        jobs = [
+            pool.submit(
+                contextvars.copy_context().run, client.files.upload, record, path.name, source=path
+            )
+            for path in sources
+        ]
+        files = [future.result() for future in jobs]
+        measure["upload_seconds"] = time.perf_counter() - measure["start"]
+        begin = time.perf_counter()
+        jobs = [
+            pool.submit(
+                contextvars.copy_context().run, client.files.download, file, target / file.key
+            )
+            for file in files
+        ]
+        for future in jobs:
+            future.result()
+        measure["download_seconds"] = time.perf_counter() - begin
+
+
+async def _async(job: dict[str, Any], measure: dict[str, float]) -> None:
+    async with await nrpfiles.get_async_client(job["url"], token=job["token"]) as client:
+        record = _draft(job)
+        if job["op"] == "download":
+            file = _unverified(await client.files.read(record, job["key"]), job)
+            measure.update(start())
+            await client.files.download(file, job["target"], **_download_options(job))
+        elif job["op"] == "upload":
+            measure.update(start())
+            await client.files.upload(
+                record,
+                job["key"],
+                source=job["source"],
+                transfer_type=_upload_type(job),
+                overwrite=True,
+            )
+        else:
+            sources, target = _small_files(job)
+            with limit_connections(job["limit"]):
+                measure.update(start())
+                files = await asyncio.gather(
+                    *(client.files.upload(record, path.name, source=path) for path in sources)
+                )
+                measure["upload_seconds"] = time.perf_counter() - measure["start"]
+                begin = time.perf_counter()
+                await asyncio.gather(
+                    *(client.files.download(file, target / file.key) for file in files)
+                )
+                measure["download_seconds"] = time.perf_counter() - begin
+
+
+def _small_files(job: dict[str, Any]) -> tuple[list[Path], Path]:
+    return sorted(Path(job["source"]).iterdir()), Path(job["target"])
+
+
+def start() -> dict[str, float]:
+    return {
+        "baseline_mib": _status_mib("VmRSS"),
+        "start": time.perf_counter(),
+        "cpu_start": time.process_time(),
+    }
+
+
+def main() -> None:
+    job = json.loads(sys.argv[1])
+    if not job.get("verify", True):
+        _skip_upload_md5(job["md5"])
+    measure: dict[str, float] = {}
+    if job["flavour"] == "sync":
+        _sync(job, measure)
+    else:
+        asyncio.run(_async(job, measure))
+    result = {
+        "seconds": time.perf_counter() - measure["start"],
+        "cpu": time.process_time() - measure["cpu_start"],
+        "baseline_mib": measure["baseline_mib"],
+        "peak_mib": _status_mib("VmHWM"),
+    }
+    for name in ("upload_seconds", "download_seconds"):
+        if name in measure:
+            result[name] = measure[name]
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
