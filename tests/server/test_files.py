@@ -1,0 +1,356 @@
+"""Files of drafts and published records, and the L, M, F and R transfers."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+
+from nrpfiles.testing import LocalRepository
+
+from .conftest import METADATA, OCTET, client_for, create_draft, published_record, upload
+
+
+def files_url(record_id: str) -> str:
+    return f"/records/{record_id}/draft/files"
+
+
+def wait_for_status(api: httpx.Client, url: str, wanted: set[str]) -> dict[str, Any]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        entry = api.get(url).json()
+        if entry["status"] in wanted:
+            return dict(entry)
+        time.sleep(0.02)
+    raise AssertionError(f"{url} never reached {wanted}")
+
+
+def test_local_transfer_lifecycle(api: httpx.Client, repo: LocalRepository) -> None:
+    draft = create_draft(api)
+    base = files_url(draft["id"])
+    init = api.post(base, json=[{"key": "dir/data.csv", "metadata": {"description": "d"}}])
+    assert init.status_code == 201
+    listing = init.json()
+    assert listing["enabled"] is True and listing["order"] == []
+    assert listing["links"]["self"] == f"{repo.api_url}/records/{draft['id']}/draft/files"
+    (entry,) = listing["entries"]
+    assert entry["key"] == "dir/data.csv"
+    assert entry["status"] == "pending" and entry["transfer"] == {"type": "L"}
+    assert "checksum" not in entry and "size" not in entry
+    assert entry["links"] == {
+        "self": f"{repo.api_url}{base}/dir/data.csv",
+        "content": f"{repo.api_url}{base}/dir/data.csv/content",
+        "commit": f"{repo.api_url}{base}/dir/data.csv/commit",
+    }
+    first = api.put(f"{base}/dir/data.csv/content", content=b"first", headers=OCTET)
+    assert first.status_code == 200 and first.json()["status"] == "pending"
+    # a second upload before the commit replaces the first
+    api.put(f"{base}/dir/data.csv/content", content=b"a,b\n1,2\n", headers=OCTET)
+    committed = api.post(f"{base}/dir/data.csv/commit")
+    assert committed.status_code == 200
+    entry = committed.json()
+    assert entry["status"] == "completed"
+    assert entry["checksum"] == "md5:" + hashlib.md5(b"a,b\n1,2\n").hexdigest()
+    assert entry["size"] == 8 and entry["mimetype"] == "text/csv"
+    assert entry["created"].endswith("+00:00")
+    for name in ("file_id", "version_id", "bucket_id"):
+        assert entry[name]
+    again = api.put(f"{base}/dir/data.csv/content", content=b"x", headers=OCTET)
+    assert again.status_code == 400
+    assert api.get(f"{base}/dir/data.csv/content").content == b"a,b\n1,2\n"
+    assert api.get(f"{base}/dir/data.csv").json()["metadata"] == {"description": "d"}
+
+
+def test_init_checks(api: httpx.Client, repo: LocalRepository) -> None:
+    draft = create_draft(api)
+    base = files_url(draft["id"])
+    not_list = api.post(base, json={"key": "a"})
+    assert not_list.status_code == 400
+    assert not_list.json()["errors"] == [{"field": "_schema", "messages": ["Invalid input type."]}]
+    empty = api.post(base, json=[])
+    assert empty.status_code == 400
+    assert empty.json()["errors"][0]["messages"] == ["No files to upload."]
+    unknown = api.post(base, json=[{"key": "a", "colour": "red"}])
+    assert unknown.status_code == 400
+    assert unknown.json()["errors"] == [{"field": "0.colour", "messages": ["Unknown field."]}]
+    no_key = api.post(base, json=[{"metadata": {}}])
+    assert no_key.json()["errors"][0]["field"] == "0.key"
+    bad_type = api.post(base, json=[{"key": "a", "transfer": {"type": "X"}}])
+    assert bad_type.json()["errors"][0]["field"] == "0.transfer.type"
+    assert api.post(base, json=[{"key": "a"}]).status_code == 201
+    duplicate = api.post(base, json=[{"key": "b"}, {"key": "a"}])
+    assert duplicate.status_code == 400
+    assert duplicate.json() == {"status": 400, "message": "File with key a already exists."}
+    assert [e["key"] for e in api.get(base).json()["entries"]] == ["a"]  # nothing half-done
+    too_many = api.post(base, json=[{"key": f"f{n}"} for n in range(100)])
+    assert too_many.status_code == 400
+    assert too_many.json()["message"] == (
+        "Uploading selected files will result in exceeding the max amount per record."
+    )
+    assert api.post(base, json=[{"key": f"f{n}"} for n in range(99)]).status_code == 201
+    wrong_type = api.post(base, content=b"[]", headers={"Content-Type": "text/plain"})
+    assert wrong_type.status_code == 415
+
+
+def test_files_disabled(api: httpx.Client) -> None:
+    draft = create_draft(api, files={"enabled": False})
+    base = files_url(draft["id"])
+    response = api.post(base, json=[{"key": "a"}])
+    assert response.json() == {"status": 403, "message": "Files are not enabled."}
+    assert api.get(base).json()["enabled"] is False
+    assert "entries" not in api.get(base).json()
+
+
+def test_content_upload_checks(api: httpx.Client, repo: LocalRepository) -> None:
+    draft = create_draft(api)
+    base = files_url(draft["id"])
+    api.post(base, json=[{"key": "a.bin"}])
+    wrong = api.put(f"{base}/a.bin/content", content=b"x", headers={"Content-Type": "text/plain"})
+    assert wrong.status_code == 415
+    never = api.post(f"{base}/a.bin/commit")
+    assert never.status_code == 500  # as InvenioRDM answers a commit without content
+    assert api.put(f"{base}/missing/content", content=b"x", headers=OCTET).status_code == 404
+    # a chunked body carries no Content-Length: refused with 411
+    host, port = repo.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.putrequest("PUT", f"/api{base}/a.bin/content")
+    connection.putheader("Authorization", f"Bearer {repo.token}")
+    connection.putheader("Content-Type", "application/octet-stream")
+    connection.putheader("Transfer-Encoding", "chunked")
+    connection.endheaders()
+    connection.send(b"3\r\nabc\r\n0\r\n\r\n")
+    response = connection.getresponse()
+    assert response.status == 411
+    connection.close()
+
+
+def test_update_delete_and_delete_all(api: httpx.Client) -> None:
+    draft = create_draft(api)
+    base = files_url(draft["id"])
+    upload(api, draft["id"], "a.txt", b"a")
+    upload(api, draft["id"], "b.txt", b"b")
+    updated = api.put(f"{base}/a.txt", json={"metadata": {"type": "data"}})
+    assert updated.status_code == 200 and updated.json()["metadata"] == {"type": "data"}
+    refused = api.put(f"{base}/a.txt", json={"key": "renamed"})
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == [{"field": "key", "messages": ["Unknown field."]}]
+    assert api.delete(f"{base}/a.txt").status_code == 204
+    missing = api.get(f"{base}/a.txt")
+    assert missing.status_code == 404
+    assert missing.json()["message"] == f"Record '{draft['id']}' has no file 'a.txt'."
+    assert api.delete(base).status_code == 204
+    assert api.get(base).json()["entries"] == []
+
+
+def test_published_files_are_read_only(api: httpx.Client, anonymous: httpx.Client) -> None:
+    record = published_record(api, {"x/y.txt": b"hello"})
+    base = f"/records/{record['id']}/files"
+    listing = anonymous.get(base).json()
+    (entry,) = listing["entries"]
+    assert "commit" not in entry["links"]
+    assert entry["links"]["content"].endswith(f"{base}/x/y.txt/content")
+    assert anonymous.get(f"{base}/x/y.txt").json()["size"] == 5
+    assert anonymous.get(f"{base}/x/y.txt/content").content == b"hello"
+    assert api.post(base, json=[{"key": "n"}]).status_code == 405
+    assert api.delete(f"{base}/x/y.txt").status_code == 405
+
+
+def test_multipart_transfer(api: httpx.Client, repo: LocalRepository) -> None:
+    draft = create_draft(api)
+    base = files_url(draft["id"])
+    data = bytes(range(256)) * 40  # 10240 bytes: parts of 4096, 4096, 2048
+    init = api.post(
+        base,
+        json=[
+            {
+                "key": "big.bin",
+                "size": len(data),
+                "transfer": {"type": "M", "parts": 3, "part_size": 4096},
+            }
+        ],
+    )
+    assert init.status_code == 201
+    (entry,) = init.json()["entries"]
+    assert entry["status"] == "pending"
+    assert entry["transfer"] == {"type": "M", "parts": 3, "part_size": 4096}
+    assert "content" not in entry["links"]
+    parts = entry["links"]["parts"]
+    assert [p["part"] for p in parts] == [1, 2, 3]
+    assert parts[0]["url"] == f"{repo.api_url}{base}/big.bin/content/1"
+    assert parts[0]["expiration"].endswith("+00:00")
+    short = api.put(parts[0]["url"], content=data[:100], headers=OCTET)
+    assert short.status_code == 400
+    assert api.put(parts[2]["url"], content=data[8192:8200], headers=OCTET).status_code == 400
+    assert api.put(f"{base}/big.bin/content/4", content=b"x", headers=OCTET).status_code == 400
+    for number in (3, 1):
+        chunk = data[(number - 1) * 4096 : number * 4096]
+        assert api.put(parts[number - 1]["url"], content=chunk, headers=OCTET).status_code == 200
+    incomplete = api.post(f"{base}/big.bin/commit")
+    assert incomplete.status_code == 400
+    assert "2" in incomplete.json()["message"]
+    assert api.put(parts[1]["url"], content=data[4096:8192], headers=OCTET).status_code == 200
+    committed = api.post(f"{base}/big.bin/commit").json()
+    assert committed["status"] == "completed"
+    assert committed["transfer"] == {"type": "L"}
+    assert committed["checksum"] == "md5:" + hashlib.md5(data).hexdigest()
+    assert committed["size"] == len(data)
+    assert "parts" not in committed["links"]
+    assert api.get(f"{base}/big.bin/content").content == data
+
+
+def test_multipart_init_checks_and_abort(api: httpx.Client) -> None:
+    draft = create_draft(api)
+    base = files_url(draft["id"])
+    no_size = api.post(
+        base, json=[{"key": "m", "transfer": {"type": "M", "parts": 2, "part_size": 5}}]
+    )
+    assert no_size.status_code == 400
+    no_part_size = api.post(
+        base, json=[{"key": "m", "size": 10, "transfer": {"type": "M", "parts": 2}}]
+    )
+    assert no_part_size.status_code == 400
+    bad_shape = api.post(
+        base,
+        json=[{"key": "m", "size": 100, "transfer": {"type": "M", "parts": 2, "part_size": 5}}],
+    )
+    assert bad_shape.status_code == 400
+    ok = api.post(
+        base, json=[{"key": "m", "size": 10, "transfer": {"type": "M", "parts": 2, "part_size": 5}}]
+    )
+    assert ok.status_code == 201
+    api.put(f"{base}/m/content/1", content=b"12345", headers=OCTET)
+    assert api.put(f"{base}/m/content", content=b"x", headers=OCTET).status_code == 400
+    assert api.delete(f"{base}/m").status_code == 204
+    assert api.get(f"{base}/m").status_code == 404
+
+
+class _Source(BaseHTTPRequestHandler):
+    """A url-fetch source that holds its answer until the test releases it."""
+
+    release = threading.Event()
+    seen_authorization: list[str] = []
+
+    def do_GET(self) -> None:
+        if self.headers.get("Authorization"):
+            self.seen_authorization.append(self.headers["Authorization"])
+        if self.path == "/missing":
+            body = b"no such thing"
+            self.send_response(404)
+        else:
+            self.release.wait(20)
+            body = b"fetched content"
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def source() -> Iterator[str]:
+    _Source.release = threading.Event()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Source)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    _Source.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_fetch_transfer(api: httpx.Client, source: str) -> None:
+    draft = create_draft(api)
+    base = files_url(draft["id"])
+    init = api.post(
+        base, json=[{"key": "f.txt", "transfer": {"type": "F", "url": f"{source}/file"}}]
+    )
+    assert init.status_code == 201
+    (entry,) = init.json()["entries"]
+    assert entry["status"] == "pending" and entry["transfer"] == {"type": "F"}
+    assert source not in init.text  # the url is never echoed
+    refused = api.post(f"/records/{draft['id']}/draft/actions/publish")
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["field"] == "files"
+    _Source.release.set()
+    done = wait_for_status(api, f"{base}/f.txt", {"completed", "failed"})
+    assert done["status"] == "completed" and done["transfer"] == {"type": "L"}
+    assert done["checksum"] == "md5:" + hashlib.md5(b"fetched content").hexdigest()
+    assert api.get(f"{base}/f.txt/content").content == b"fetched content"
+    assert _Source.seen_authorization == []
+    assert api.post(f"/records/{draft['id']}/draft/actions/publish").status_code == 202
+
+
+def test_fetch_failure_and_allow_list(api: httpx.Client, source: str) -> None:
+    draft = create_draft(api)
+    base = files_url(draft["id"])
+    api.post(base, json=[{"key": "gone", "transfer": {"type": "F", "url": f"{source}/missing"}}])
+    failed = wait_for_status(api, f"{base}/gone", {"completed", "failed"})
+    assert failed["status"] == "failed"
+    assert failed["transfer"] == {"type": "F", "error": "no such thing"}
+    elsewhere = api.post(
+        base, json=[{"key": "x", "transfer": {"type": "F", "url": "https://example.org/x"}}]
+    )
+    assert elsewhere.status_code == 400
+    assert elsewhere.json()["errors"] == [
+        {"field": "0.transfer.url", "messages": ["Domain not allowed"]}
+    ]
+
+
+def test_remote_transfer(api: httpx.Client, anonymous: httpx.Client, repo: LocalRepository) -> None:
+    draft = create_draft(api)
+    base = files_url(draft["id"])
+    target = f"{repo.url}/somewhere/file.bin"
+    init = api.post(
+        base,
+        json=[
+            {
+                "key": "r.bin",
+                "size": 3,
+                "checksum": "md5:abc",
+                "transfer": {"type": "R", "url": target},
+            }
+        ],
+    )
+    (entry,) = init.json()["entries"]
+    assert entry["status"] == "completed" and entry["transfer"] == {"type": "R"}
+    assert entry["size"] == 3 and entry["checksum"] == "md5:abc"
+    redirect = api.get(f"{base}/r.bin/content")
+    assert redirect.status_code == 302 and redirect.headers["Location"] == target
+    record = api.post(f"/records/{draft['id']}/draft/actions/publish")
+    assert record.status_code == 202
+
+
+def test_transfers_are_configurable(local_repository_factory: Any) -> None:
+    repo = local_repository_factory(transfers=("L",))
+    with client_for(repo) as api:
+        draft = create_draft(api)
+        denied = api.post(
+            files_url(draft["id"]),
+            json=[{"key": "m", "size": 5, "transfer": {"type": "M", "parts": 1, "part_size": 5}}],
+        )
+        assert denied.status_code == 403
+        assert httpx.get(f"{repo.url}/.well-known/repository").json()["transfers"] == ["L"]
+
+
+def test_users_have_their_own_drafts(api: httpx.Client, repo: LocalRepository) -> None:
+    draft = create_draft(api)
+    upload(api, draft["id"], "a.txt", b"a")
+    with client_for(repo, repo.add_user("eve")) as eve:
+        base = files_url(draft["id"])
+        assert eve.get(f"{base}/a.txt/content").status_code == 403
+        assert eve.put(f"{base}/a.txt/content", content=b"x", headers=OCTET).status_code == 403
+        own = create_draft(eve)
+        assert (
+            own["parent"]["access"]["owned_by"]["user"]
+            != draft["parent"]["access"]["owned_by"]["user"]
+        )
+    assert api.put(f"/records/{draft['id']}/draft", json={"metadata": METADATA}).status_code == 200
