@@ -5,8 +5,12 @@
 """
 
 from nrpfiles._async.client import AsyncClient, get_async_client
+from nrpfiles._async.files import AsyncFilesClient
+from nrpfiles._async.records import AsyncDraftRecordsClient, AsyncRecordsClient
 from nrpfiles._retry import RetryPolicy
 from nrpfiles._sync.client import Client, get_sync_client
+from nrpfiles._sync.files import FilesClient
+from nrpfiles._sync.records import DraftRecordsClient, RecordsClient
 from nrpfiles._version import __version__
 from nrpfiles.errors import (
     ChecksumMismatchError,
@@ -23,20 +27,37 @@ from nrpfiles.errors import (
     ValidationError,
 )
 from nrpfiles.limits import limit_connections
+from nrpfiles.models import File, FilesList, Record, SearchPage
+
+# The names the client that inspired us uses in its guide's type hints.
+AsyncRepositoryClient = AsyncClient
+RepositoryClient = Client
 
 __all__ = [
     "AsyncClient",
+    "AsyncDraftRecordsClient",
+    "AsyncFilesClient",
+    "AsyncRecordsClient",
+    "AsyncRepositoryClient",
     "ChecksumMismatchError",
     "Client",
     "ConflictError",
     "DoesNotExistError",
+    "DraftRecordsClient",
+    "File",
+    "FilesClient",
+    "FilesList",
     "PermissionDeniedError",
     "RateLimitedError",
+    "Record",
+    "RecordsClient",
+    "RepositoryClient",
     "RepositoryClientError",
     "RepositoryCommunicationError",
     "RepositoryError",
     "RepositoryServerError",
     "RetryPolicy",
+    "SearchPage",
     "TransferError",
     "UnexpectedResponseError",
     "ValidationError",

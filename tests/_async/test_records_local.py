@@ -395,7 +395,7 @@ async def test_guide_download_complete_record_with_files(client, data_files, tmp
 
         # Save metadata
         metadata_file = output_path / "metadata.json"
-        with open(metadata_file, "w") as f:  # noqa: ASYNC230 - as the guide writes it
+        with open(metadata_file, "w") as f:
             json.dump(record.metadata, f, indent=2)
 
         # Download files
@@ -409,7 +409,7 @@ async def test_guide_download_complete_record_with_files(client, data_files, tmp
 
             # Also save file metadata
             file_meta_path = files_dir / f"{file.key}.metadata.json"
-            with open(file_meta_path, "w") as f:  # noqa: ASYNC230
+            with open(file_meta_path, "w") as f:
                 json.dump(
                     {
                         "key": file.key,

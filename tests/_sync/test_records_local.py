@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_records_local.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 77e4424523be0d0810f804db3eaf5fd5a7c36ef575334f0413bbbc28e2030434
+# body-sha256: df970e83e7a1b4b72b8b8dc53374ee40a34e4022ba84c1d8563eaefd41af2ac9
 """Records API against the local repository, and the guide's record-and-files workflows."""
 
 from __future__ import annotations
@@ -397,7 +397,7 @@ def test_guide_download_complete_record_with_files(client, data_files, tmp_path,
 
         # Save metadata
         metadata_file = output_path / "metadata.json"
-        with open(metadata_file, "w") as f:  # noqa: ASYNC230 - as the guide writes it
+        with open(metadata_file, "w") as f:
             json.dump(record.metadata, f, indent=2)
 
         # Download files
@@ -411,7 +411,7 @@ def test_guide_download_complete_record_with_files(client, data_files, tmp_path,
 
             # Also save file metadata
             file_meta_path = files_dir / f"{file.key}.metadata.json"
-            with open(file_meta_path, "w") as f:  # noqa: ASYNC230
+            with open(file_meta_path, "w") as f:
                 json.dump(
                     {
                         "key": file.key,
