@@ -109,10 +109,10 @@ def _requested_range(
         end = int(last) if last else content.size - 1
     except ValueError:
         return None
-    if start < 0 or end < start:
-        return None
     if start >= content.size:
         raise _unsatisfiable(content)
+    if start < 0 or end < start:
+        return None
     return start, min(end, content.size - 1)
 
 
