@@ -234,7 +234,10 @@ class Request:
         """Read and discard what the endpoint left unread; False when that is impossible."""
         if self.chunked:
             return False
-        length = self.content_length or 0
+        try:
+            length = self.content_length or 0
+        except ApiError:
+            return False
         buffer = memoryview(bytearray(min(_DRAIN_CHUNK, max(length, 1))))
         while self._read < length:
             got = self._handler.rfile.readinto(buffer[: min(len(buffer), length - self._read)])
