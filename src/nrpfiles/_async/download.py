@@ -168,6 +168,7 @@ class _Transfer:
 
     async def _fetch(self, part: _Range, *, ranged: bool) -> None:
         failures = 0
+        furthest = part.position
         policy = self._http.policy
         while not part.done:
             try:
@@ -183,11 +184,14 @@ class _Transfer:
                         if part.end is None:
                             part.end = part.position  # size unknown: the stream ended it
             except _BROKEN_BODY as error:
-                failures += 1
+                # Only breaks that gain nothing use up attempts: a long download over a
+                # flaky link may break many times and still get there.
+                failures = 1 if part.position > furthest else failures + 1
+                furthest = max(furthest, part.position)
                 if failures >= policy.attempts:
                     raise TransferError(
-                        f"download of {self._key!r} kept breaking ({error!r}); "
-                        f"gave up after {failures} attempts at byte {part.position}",
+                        f"download of {self._key!r} kept breaking ({error!r}); gave up after "
+                        f"{failures} attempts without progress at byte {part.position}",
                         key=self._key,
                         url=self._url,
                     ) from None

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 1e353e2befb8827a6d8be417358ea4864ea7f6148e6699837df65822612f506b
+# body-sha256: 25368b66da358604380ba3be50c753548a86a7f166d41040a88ee89e83a53ba2
 """Downloads: one stream or parallel ranges, resumed where they break, verified before publishing."""
 
 from __future__ import annotations
@@ -170,6 +170,7 @@ class _Transfer:
 
     def _fetch(self, part: _Range, *, ranged: bool) -> None:
         failures = 0
+        furthest = part.position
         policy = self._http.policy
         while not part.done:
             try:
@@ -185,11 +186,14 @@ class _Transfer:
                         if part.end is None:
                             part.end = part.position  # size unknown: the stream ended it
             except _BROKEN_BODY as error:
-                failures += 1
+                # Only breaks that gain nothing use up attempts: a long download over a
+                # flaky link may break many times and still get there.
+                failures = 1 if part.position > furthest else failures + 1
+                furthest = max(furthest, part.position)
                 if failures >= policy.attempts:
                     raise TransferError(
-                        f"download of {self._key!r} kept breaking ({error!r}); "
-                        f"gave up after {failures} attempts at byte {part.position}",
+                        f"download of {self._key!r} kept breaking ({error!r}); gave up after "
+                        f"{failures} attempts without progress at byte {part.position}",
                         key=self._key,
                         url=self._url,
                     ) from None
