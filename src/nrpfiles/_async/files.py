@@ -13,7 +13,13 @@ import httpx
 from nrpfiles._async.download import AsyncDownloader
 from nrpfiles._async.http import decode_json
 from nrpfiles._async.upload import AsyncUploader
-from nrpfiles._transfer_plan import check_key, path_inside, transfer_type, upload_parts
+from nrpfiles._transfer_plan import (
+    check_key,
+    download_ranges,
+    path_inside,
+    transfer_type,
+    upload_parts,
+)
 from nrpfiles._urls import join, quote_key, to_url
 from nrpfiles.errors import DoesNotExistError, PermissionDeniedError
 from nrpfiles.models import File, FilesList, Record, structure
@@ -132,6 +138,7 @@ class AsyncFilesClient:
         repository's checksum; on any failure the target is untouched.
         Returns the sink (``str()`` of a file sink is its path).
         """
+        download_ranges(None, parts, part_size)  # bad part sizes are refused before any request
         if sink is None:
             target, file = key_or_sink, None
             if isinstance(file_or_url, File):

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/files.py by scripts/gen_sync.py: do not edit.
-# body-sha256: d43fa9e1385a28de472608c5b329c98ad91041bee9c5a475a049c21728e15a3d
+# body-sha256: 79ab38730dfc420f8a2da9f23dce32c97a42ee752ffe6ca5314d94e453b0f279
 """``client.files``: list, read, upload, download, update and delete the files of a record."""
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ import httpx
 from nrpfiles._sync.download import Downloader
 from nrpfiles._sync.http import decode_json
 from nrpfiles._sync.upload import Uploader
-from nrpfiles._transfer_plan import check_key, path_inside, transfer_type, upload_parts
+from nrpfiles._transfer_plan import (
+    check_key,
+    download_ranges,
+    path_inside,
+    transfer_type,
+    upload_parts,
+)
 from nrpfiles._urls import join, quote_key, to_url
 from nrpfiles.errors import DoesNotExistError, PermissionDeniedError
 from nrpfiles.models import File, FilesList, Record, structure
@@ -134,6 +140,7 @@ class FilesClient:
         repository's checksum; on any failure the target is untouched.
         Returns the sink (``str()`` of a file sink is its path).
         """
+        download_ranges(None, parts, part_size)  # bad part sizes are refused before any request
         if sink is None:
             target, file = key_or_sink, None
             if isinstance(file_or_url, File):
