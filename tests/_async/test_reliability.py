@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 
 from nrpfiles import AsyncClient, RetryPolicy
-from nrpfiles.errors import ConflictError, RepositoryError
+from nrpfiles.errors import ConflictError, RepositoryError, ValidationError
 from nrpfiles.streams import MemorySink
 from tests.transfer_watch import (
     AsyncRequestLog,
@@ -305,8 +305,10 @@ async def test_an_unfinished_file_that_cannot_be_removed_stays_pending_and_is_re
         await impatient_client.files.upload(draft, "a.bin", {}, data, "local-file")
     local_repository.faults.clear()
     assert "could not be removed" in str(caught.value)
-    # Left behind, but never passed off as complete: publishing would refuse it.
+    # Left behind, but never passed off as complete: publishing refuses it.
     assert await keys_and_statuses(impatient_client, draft) == {"a.bin": "pending"}
+    with pytest.raises(ValidationError):
+        await impatient_client.records.publish(draft)
 
     again = await impatient_client.files.upload(draft, "a.bin", {}, data)
     assert again.status == "completed" and again.checksum == md5(data)

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_reliability.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 465e4f852bd4a27c8db4aff7ee12a4229e47701b59daf0e8d5af9d3f484f11a2
+# body-sha256: 4802be7e4478a0d19da6d86293fbdcfaf1a6ca9af4355445d07c97208ae53abd
 """Nothing lost: transfers survive faults, fail cleanly when they cannot, and stop cleanly.
 
 The large runs print what the local repository injected (shown with ``-rA``) and
@@ -19,7 +19,7 @@ import pytest
 import pytest
 
 from nrpfiles import Client, RetryPolicy
-from nrpfiles.errors import ConflictError, RepositoryError
+from nrpfiles.errors import ConflictError, RepositoryError, ValidationError
 from nrpfiles.streams import MemorySink
 from tests.transfer_watch import (
     RequestLog,
@@ -307,8 +307,10 @@ def test_an_unfinished_file_that_cannot_be_removed_stays_pending_and_is_replaced
         impatient_client.files.upload(draft, "a.bin", {}, data, "local-file")
     local_repository.faults.clear()
     assert "could not be removed" in str(caught.value)
-    # Left behind, but never passed off as complete: publishing would refuse it.
+    # Left behind, but never passed off as complete: publishing refuses it.
     assert keys_and_statuses(impatient_client, draft) == {"a.bin": "pending"}
+    with pytest.raises(ValidationError):
+        impatient_client.records.publish(draft)
 
     again = impatient_client.files.upload(draft, "a.bin", {}, data)
     assert again.status == "completed" and again.checksum == md5(data)
