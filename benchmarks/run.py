@@ -59,8 +59,14 @@ def _python() -> str:
 @contextlib.contextmanager
 def _serving(command: list[str]) -> Iterator[str]:
     """Run a server that prints one ready line and stops when its stdin closes."""
+    log = open(WORK / f"{Path(command[1]).stem}.log", "w")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=HERE.parent
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        cwd=HERE.parent,
     )
     try:
         assert process.stdout is not None
@@ -75,6 +81,7 @@ def _serving(command: list[str]) -> Iterator[str]:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+        log.close()
 
 
 def _free_port() -> int:
@@ -209,7 +216,9 @@ def run_job(job: dict[str, Any], reference: bool = False) -> dict[str, Any]:
         [python, str(script), json.dumps(job)], capture_output=True, text=True, cwd=HERE.parent
     )
     if done.returncode != 0:
-        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr else "failed")
+        lines = [line for line in done.stderr.splitlines() if line and not line[0].isspace()]
+        errors = [line for line in lines if "Error" in line.split(":")[0]] or lines or ["failed"]
+        raise RuntimeError(errors[-1])
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
