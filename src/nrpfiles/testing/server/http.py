@@ -13,6 +13,7 @@ import json
 import logging
 import socket
 import socketserver
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -402,6 +403,14 @@ class AppServer(ThreadingHTTPServer):
     def is_fault_exempt(self, path: str) -> bool:
         prefix = self._fault_exempt_prefix
         return prefix is not None and path.startswith(prefix)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client dropping an idle keep-alive connection is routine, not a server fault
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            log.debug("connection from %s closed: %s", client_address, error)
+            return
+        log.exception("error while serving %s", client_address)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
