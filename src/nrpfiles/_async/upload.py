@@ -7,6 +7,8 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
+
 from nrpfiles._async.http import AsyncHttp
 from nrpfiles._checksums import md5_checksum, md5_of_source, verifiable_md5
 from nrpfiles._concurrency import AsyncJob, BackgroundJob, async_gather, async_sleep
@@ -95,13 +97,7 @@ class AsyncUploader:
         entry = await self._init(files_url, {"key": key, "metadata": metadata}, overwrite)
         async with _CleanupOnFailure(self, entry):
             content_url = entry.links.content or f"{_self(entry)}/content"
-            async with async_slot():
-                response = await self._http.request(
-                    "PUT",
-                    content_url,
-                    content=_Body(source, 0, source.size, bar),
-                    headers=_octet_headers(source.size),
-                )
+            response = await self._put_bytes(content_url, source, 0, source.size, bar)
             _raise_for_failed_transfer(response.content, key)
             return await self._commit(entry)
 
@@ -138,13 +134,7 @@ class AsyncUploader:
             length = min(part_size, size - offset)
 
             async def send() -> None:
-                async with async_slot():
-                    await self._http.request(
-                        "PUT",
-                        url,
-                        content=_Body(source, offset, length, bar),
-                        headers=_octet_headers(length),
-                    )
+                await self._put_bytes(url, source, offset, length, bar)
 
             return send
 
@@ -211,6 +201,19 @@ class AsyncUploader:
         return await self._init(files_url, init, overwrite=False)
 
     # -- steps shared by the types ---------------------------------------------------
+
+    async def _put_bytes(
+        self, url: str, source: DataSource, offset: int, length: int, bar: Progress
+    ) -> httpx.Response:
+        """PUT one range of the source; a retry sends the range again from its start."""
+        async with async_slot():
+            return await self._http.request(
+                "PUT",
+                url,
+                content=_Body(source, offset, length, bar),
+                # Chunked bodies are refused by some servers and S3 gateways: always a length.
+                headers={"Content-Type": OCTET_STREAM, "Content-Length": str(length)},
+            )
 
     async def _init(self, files_url: str, entry: dict[str, Any], overwrite: bool) -> File:
         """Create the file entry; an unfinished or (with overwrite) existing one is replaced."""
@@ -326,11 +329,6 @@ class _Body:
             yield chunk
             self._sent += len(chunk)
             self._bar.advance(len(chunk))
-
-
-def _octet_headers(length: int) -> dict[str, str]:
-    # Chunked bodies are refused by some servers and S3 gateways: always a length.
-    return {"Content-Type": OCTET_STREAM, "Content-Length": str(length)}
 
 
 def _raise_for_failed_transfer(body: Any, key: str) -> None:

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/upload.py by scripts/gen_sync.py: do not edit.
-# body-sha256: e0e9282c8b3d42e644b41b5bf01c044b0f7ddaa69b9770114aed03ced9ccaebc
+# body-sha256: 24455223053e33204ee4cdcb00c2b2be863f0cecb88a8c60dc4ddc33a18d513e
 """Uploads: local (L), multipart (M), url-fetch (F) and remote (R), verified and cleaned up."""
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ import json
 import logging
 from collections.abc import Iterator
 from typing import Any
+
+import httpx
 
 from nrpfiles._sync.http import Http
 from nrpfiles._checksums import md5_checksum, md5_of_source, verifiable_md5
@@ -97,13 +99,7 @@ class Uploader:
         entry = self._init(files_url, {"key": key, "metadata": metadata}, overwrite)
         with _CleanupOnFailure(self, entry):
             content_url = entry.links.content or f"{_self(entry)}/content"
-            with slot():
-                response = self._http.request(
-                    "PUT",
-                    content_url,
-                    content=_Body(source, 0, source.size, bar),
-                    headers=_octet_headers(source.size),
-                )
+            response = self._put_bytes(content_url, source, 0, source.size, bar)
             _raise_for_failed_transfer(response.content, key)
             return self._commit(entry)
 
@@ -140,13 +136,7 @@ class Uploader:
             length = min(part_size, size - offset)
 
             def send() -> None:
-                with slot():
-                    self._http.request(
-                        "PUT",
-                        url,
-                        content=_Body(source, offset, length, bar),
-                        headers=_octet_headers(length),
-                    )
+                self._put_bytes(url, source, offset, length, bar)
 
             return send
 
@@ -213,6 +203,19 @@ class Uploader:
         return self._init(files_url, init, overwrite=False)
 
     # -- steps shared by the types ---------------------------------------------------
+
+    def _put_bytes(
+        self, url: str, source: DataSource, offset: int, length: int, bar: Progress
+    ) -> httpx.Response:
+        """PUT one range of the source; a retry sends the range again from its start."""
+        with slot():
+            return self._http.request(
+                "PUT",
+                url,
+                content=_Body(source, offset, length, bar),
+                # Chunked bodies are refused by some servers and S3 gateways: always a length.
+                headers={"Content-Type": OCTET_STREAM, "Content-Length": str(length)},
+            )
 
     def _init(self, files_url: str, entry: dict[str, Any], overwrite: bool) -> File:
         """Create the file entry; an unfinished or (with overwrite) existing one is replaced."""
@@ -328,11 +331,6 @@ class _Body:
             yield chunk
             self._sent += len(chunk)
             self._bar.advance(len(chunk))
-
-
-def _octet_headers(length: int) -> dict[str, str]:
-    # Chunked bodies are refused by some servers and S3 gateways: always a length.
-    return {"Content-Type": OCTET_STREAM, "Content-Length": str(length)}
 
 
 def _raise_for_failed_transfer(body: Any, key: str) -> None:
