@@ -9,14 +9,23 @@ import httpx
 
 _SECRET_QUERY_PARAMS = frozenset({"access_token", "token"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_NOT_IN_HOSTS = frozenset('%<>"{}|\\^`')
 
 
 def to_url(value: Any) -> httpx.URL:
     """Accept a str, an ``httpx.URL`` or anything whose ``str()`` is an absolute URL."""
-    url = value if isinstance(value, httpx.URL) else httpx.URL(str(value))
-    if url.scheme not in ("http", "https") or not url.host:
+    try:
+        url = value if isinstance(value, httpx.URL) else httpx.URL(str(value))
+    except httpx.InvalidURL:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not _valid_host(url.host):
         raise ValueError(f"not an absolute http(s) URL: {redact_url(str(value))!r}")
     return url
+
+
+def _valid_host(host: str) -> bool:
+    # httpx accepts hosts no resolver will ever find, like "exa mple.org".
+    return bool(host) and not any(char.isspace() or char in _NOT_IN_HOSTS for char in host)
 
 
 def origin(url: httpx.URL) -> tuple[str, str, int]:

@@ -80,7 +80,15 @@ async def test_bad_upload_input_is_refused_before_any_request(
 
 
 @pytest.mark.parametrize(
-    "record", ["", "not a url/with a slash", "ftp://example.org/api/records/abc", "http://"]
+    "record",
+    [
+        "",
+        "not a url/with a slash",
+        "ftp://example.org/api/records/abc",
+        "http://",
+        "http://[::1",
+        "http://exa mple.org/api/records/abc",
+    ],
 )
 async def test_an_unusable_record_reference_is_refused_before_any_request(quiet_client, record):
     with pytest.raises(ValueError):
@@ -150,7 +158,14 @@ async def test_bad_download_parts_are_refused_before_any_request(
 
 
 @pytest.mark.parametrize(
-    "url", ["http://", "ftp://example.org/api/records/abc/files/a.txt", "just words"]
+    "url",
+    [
+        "http://",
+        "ftp://example.org/api/records/abc/files/a.txt",
+        "just words",
+        "http://[::1",
+        "https://exa mple.org/api/records/abc/files/a.txt",
+    ],
 )
 async def test_a_malformed_file_url_is_refused_before_any_request(quiet_client, url):
     with pytest.raises(ValueError, match="URL"):

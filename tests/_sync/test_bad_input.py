@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_bad_input.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 9c7ca26ddfeba22279d2bf8dbf66527a950f133d016dac0caec6daee16906731
+# body-sha256: 2a83effbd21800c9f833926bbda2986b1c7330f8e15faaf3d91a3c9f957a1be2
 """Bad input is refused with a clear error before any request reaches the repository.
 
 Each case runs on a client that has not talked to the repository yet, watched by
@@ -82,7 +82,15 @@ def test_bad_upload_input_is_refused_before_any_request(
 
 
 @pytest.mark.parametrize(
-    "record", ["", "not a url/with a slash", "ftp://example.org/api/records/abc", "http://"]
+    "record",
+    [
+        "",
+        "not a url/with a slash",
+        "ftp://example.org/api/records/abc",
+        "http://",
+        "http://[::1",
+        "http://exa mple.org/api/records/abc",
+    ],
 )
 def test_an_unusable_record_reference_is_refused_before_any_request(quiet_client, record):
     with pytest.raises(ValueError):
@@ -152,7 +160,14 @@ def test_bad_download_parts_are_refused_before_any_request(
 
 
 @pytest.mark.parametrize(
-    "url", ["http://", "ftp://example.org/api/records/abc/files/a.txt", "just words"]
+    "url",
+    [
+        "http://",
+        "ftp://example.org/api/records/abc/files/a.txt",
+        "just words",
+        "http://[::1",
+        "https://exa mple.org/api/records/abc/files/a.txt",
+    ],
 )
 def test_a_malformed_file_url_is_refused_before_any_request(quiet_client, url):
     with pytest.raises(ValueError, match="URL"):
