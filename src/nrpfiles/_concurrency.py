@@ -18,6 +18,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Generic, TypeVar
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 
 if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
@@ -68,27 +69,65 @@ def gather(jobs: Sequence[Job[T]], *, limit: int) -> list[T]:
 
     Each job runs in a copy of the caller's context, so ``limit_connections``
     and other context variables reach the worker threads. On the first
-    failure, jobs not yet started are cancelled and the failure is raised.
+    failure, or when the caller is interrupted (Ctrl-C) while waiting, jobs
+    not yet started are cancelled, running ones stop at their next
+    ``stop_point()``, and the failure is raised once they have.
     """
     if not jobs:
         return []
     if len(jobs) == 1 or limit <= 1:
         return [job() for job in jobs]
+    stop = threading.Event()
+
+    def run(job: Job[T]) -> T:
+        _stop_events.set((*_stop_events.get(), stop))
+        return job()
+
     with ThreadPoolExecutor(
         max_workers=min(limit, len(jobs)), thread_name_prefix="nrpfiles"
     ) as pool:
         futures: list[Future[T]] = [
-            pool.submit(contextvars.copy_context().run, job) for job in jobs
+            pool.submit(contextvars.copy_context().run, run, job) for job in jobs
         ]
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        try:
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:
+            _stop_all(stop, futures)
+            raise
         failed = next((f for f in futures if f in done and f.exception() is not None), None)
         if failed is not None:
-            for future in pending:
-                future.cancel()
+            _stop_all(stop, futures)
             error = failed.exception()
             assert error is not None
             raise error
     return [future.result() for future in futures]
+
+
+class JobStopped(Exception):
+    """A job on a thread was told to stop: another one failed or the caller was interrupted."""
+
+
+# The stop signals of the gathers a thread's job runs under, innermost last.
+_stop_events: contextvars.ContextVar[tuple[threading.Event, ...]] = contextvars.ContextVar(
+    "nrpfiles_stop_events", default=()
+)
+
+
+async def async_stop_point() -> None:
+    """Tasks are cancelled at any await; this is one more place they may be."""
+    await anyio.lowlevel.checkpoint_if_cancelled()
+
+
+def stop_point() -> None:
+    """Threads cannot be cancelled: a job's loop asks here whether to stop."""
+    if any(event.is_set() for event in _stop_events.get()):
+        raise JobStopped("stopped: a parallel part failed or the transfer was interrupted")
+
+
+def _stop_all(stop: threading.Event, futures: Sequence[Future[T]]) -> None:
+    stop.set()
+    for future in futures:
+        future.cancel()
 
 
 async def async_run_in_thread(function: Callable[[], T]) -> T:

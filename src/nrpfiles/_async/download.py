@@ -10,7 +10,13 @@ import httpx
 
 from nrpfiles._async.http import AsyncHttp
 from nrpfiles._checksums import TrailingHasher, md5_checksum, verifiable_md5
-from nrpfiles._concurrency import AsyncJob, async_gather, async_run_in_thread, async_sleep
+from nrpfiles._concurrency import (
+    AsyncJob,
+    async_gather,
+    async_run_in_thread,
+    async_sleep,
+    async_stop_point,
+)
 from nrpfiles._transfer_plan import DEFAULT_PARALLEL_PARTS, download_ranges
 from nrpfiles.errors import ChecksumMismatchError, TransferError
 from nrpfiles.limits import async_slot
@@ -202,6 +208,7 @@ class _Transfer:
         encoded = response.headers.get("Content-Encoding", "identity") != "identity"
         chunks = response.aiter_bytes() if encoded else response.aiter_raw()
         async for chunk in chunks:
+            await async_stop_point()
             if part.end is not None and part.position + len(chunk) > part.end:
                 raise TransferError(
                     f"the repository sent more bytes of {self._key!r} than asked for",

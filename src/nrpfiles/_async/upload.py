@@ -11,7 +11,13 @@ import httpx
 
 from nrpfiles._async.http import AsyncHttp
 from nrpfiles._checksums import md5_checksum, md5_of_source, verifiable_md5
-from nrpfiles._concurrency import AsyncJob, BackgroundJob, async_gather, async_sleep
+from nrpfiles._concurrency import (
+    AsyncJob,
+    BackgroundJob,
+    async_gather,
+    async_sleep,
+    async_stop_point,
+)
 from nrpfiles._transfer_plan import (
     DEFAULT_PARALLEL_PARTS,
     FETCH,
@@ -326,6 +332,7 @@ class _Body:
 
     async def _chunks(self) -> AsyncIterator[bytes]:
         for chunk in self._source.iter_chunks(self._offset, self._length, chunk_size=_SEND_CHUNK):
+            await async_stop_point()
             yield chunk
             self._sent += len(chunk)
             self._bar.advance(len(chunk))

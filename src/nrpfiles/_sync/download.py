@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 25368b66da358604380ba3be50c753548a86a7f166d41040a88ee89e83a53ba2
+# body-sha256: 60a9ae1f738f2390ff2a41c29b7f1999bef4991343a2336d07c054efcdb9266e
 """Downloads: one stream or parallel ranges, resumed where they break, verified before publishing."""
 
 from __future__ import annotations
@@ -12,7 +12,13 @@ import httpx
 
 from nrpfiles._sync.http import Http
 from nrpfiles._checksums import TrailingHasher, md5_checksum, verifiable_md5
-from nrpfiles._concurrency import Job, gather, run_in_thread, sleep
+from nrpfiles._concurrency import (
+    Job,
+    gather,
+    run_in_thread,
+    sleep,
+    stop_point,
+)
 from nrpfiles._transfer_plan import DEFAULT_PARALLEL_PARTS, download_ranges
 from nrpfiles.errors import ChecksumMismatchError, TransferError
 from nrpfiles.limits import slot
@@ -204,6 +210,7 @@ class _Transfer:
         encoded = response.headers.get("Content-Encoding", "identity") != "identity"
         chunks = response.iter_bytes() if encoded else response.iter_raw()
         for chunk in chunks:
+            stop_point()
             if part.end is not None and part.position + len(chunk) > part.end:
                 raise TransferError(
                     f"the repository sent more bytes of {self._key!r} than asked for",

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/upload.py by scripts/gen_sync.py: do not edit.
-# body-sha256: fb186b2d535bcf25b13d190fdbb0e825d5d74e1ec98ff5ceb97ed82961752f7a
+# body-sha256: 859c8cb5b03ac1b5f96aa724d2ce61396eeaeb3d674b5c74db4e117eb6afb28e
 """Uploads: local (L), multipart (M), url-fetch (F) and remote (R), verified and cleaned up."""
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ import httpx
 
 from nrpfiles._sync.http import Http
 from nrpfiles._checksums import md5_checksum, md5_of_source, verifiable_md5
-from nrpfiles._concurrency import Job, BackgroundJob, gather, sleep
+from nrpfiles._concurrency import (
+    Job,
+    BackgroundJob,
+    gather,
+    sleep,
+    stop_point,
+)
 from nrpfiles._transfer_plan import (
     DEFAULT_PARALLEL_PARTS,
     FETCH,
@@ -328,6 +334,7 @@ class _Body:
 
     def _chunks(self) -> Iterator[bytes]:
         for chunk in self._source.iter_chunks(self._offset, self._length, chunk_size=_SEND_CHUNK):
+            stop_point()
             yield chunk
             self._sent += len(chunk)
             self._bar.advance(len(chunk))
