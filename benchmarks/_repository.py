@@ -3,7 +3,7 @@
     python benchmarks/_repository.py DATA_DIR
 
 Prints one JSON line ({"url", "api_url", "token"}) once it serves, and stops when
-stdin closes. The per-record file limit is raised from InvenioRDM's default of 100
+stdin closes. The per-record file limit (max_files) is raised from InvenioRDM's default of 100
 (real instances configure theirs) so that 1,000 small files fit on one draft.
 """
 
@@ -13,14 +13,12 @@ import json
 import sys
 
 from nrpfiles.testing import LocalRepository
-from nrpfiles.testing.server import files as files_endpoints
 
 FILES_PER_RECORD = 10_000
 
 
 def main() -> None:
-    files_endpoints.MAX_FILES = FILES_PER_RECORD
-    with LocalRepository(data_dir=sys.argv[1]) as repository:
+    with LocalRepository(data_dir=sys.argv[1], max_files=FILES_PER_RECORD) as repository:
         ready = {"url": repository.url, "api_url": repository.api_url, "token": repository.token}
         print(json.dumps(ready), flush=True)
         sys.stdin.read()

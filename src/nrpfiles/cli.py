@@ -46,6 +46,12 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
         help="domains url-fetch (F) transfers may fetch from (default: 127.0.0.1 localhost)",
     )
     parser.add_argument("--page-size", type=int, default=25, help="default search page size")
+    parser.add_argument(
+        "--max-files",
+        type=int,
+        default=100,
+        help="files one record may hold (InvenioRDM's default is 100)",
+    )
 
 
 def _run_serve(args: argparse.Namespace) -> int:
@@ -62,6 +68,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         storage_redirect=args.storage_redirect,
         fetch_allowed_domains=tuple(args.fetch_allow or ("127.0.0.1", "localhost")),
         page_size=args.page_size,
+        max_files=args.max_files,
     )
     # a service manager's SIGTERM stops the repository as cleanly as Ctrl-C does
     signal.signal(signal.SIGTERM, _interrupt)

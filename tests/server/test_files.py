@@ -341,6 +341,16 @@ def test_transfers_are_configurable(local_repository_factory: Any) -> None:
         assert httpx.get(f"{repo.url}/.well-known/repository").json()["transfers"] == ["L"]
 
 
+def test_the_file_limit_per_record_is_configurable(local_repository_factory: Any) -> None:
+    repo = local_repository_factory(max_files=3)
+    with client_for(repo) as api:
+        base = files_url(create_draft(api)["id"])
+        assert api.post(base, json=[{"key": f"f{n}"} for n in range(3)]).status_code == 201
+        refused = api.post(base, json=[{"key": "one-more"}])
+        assert refused.status_code == 400
+        assert "exceeding the max amount" in refused.json()["message"]
+
+
 def test_users_have_their_own_drafts(api: httpx.Client, repo: LocalRepository) -> None:
     draft = create_draft(api)
     upload(api, draft["id"], "a.txt", b"a")

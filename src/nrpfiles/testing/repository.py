@@ -11,7 +11,7 @@ from types import TracebackType
 
 from .faults import Faults
 from .server.app import make_dispatch
-from .server.context import TRANSFER_TYPES, Context, RepositoryConfig
+from .server.context import MAX_FILES, TRANSFER_TYPES, Context, RepositoryConfig
 from .server.fetcher import Fetcher
 from .server.hashing import HashJobs
 from .server.http import AppServer
@@ -42,6 +42,7 @@ class LocalRepository:
         storage_redirect: bool = False,
         fetch_allowed_domains: tuple[str, ...] | list[str] = ("127.0.0.1", "localhost"),
         page_size: int = 25,
+        max_files: int = MAX_FILES,
     ) -> None:
         unknown = [t for t in transfers if t not in TRANSFER_TYPES]
         if unknown:
@@ -56,6 +57,7 @@ class LocalRepository:
             storage_redirect=storage_redirect,
             fetch_allowed_domains=tuple(fetch_allowed_domains),
             page_size=page_size,
+            max_files=max_files,
         )
         self.faults = Faults()
         self._owned_dir: Path | None = None

@@ -31,6 +31,7 @@ class RepositoryConfig:
     storage_redirect: bool = False
     fetch_allowed_domains: tuple[str, ...] = ("127.0.0.1", "localhost")
     page_size: int = 25
+    max_files: int = MAX_FILES
 
 
 @dataclass

@@ -18,7 +18,7 @@ from .access import (
     own_draft,
     readable_record,
 )
-from .context import MAX_FILES, TRANSFER_TYPES, Context, api_base, now_iso
+from .context import TRANSFER_TYPES, Context, api_base, now_iso
 from .downloads import StoredContent, content_response
 from .hashing import md5_of
 from .http import (
@@ -123,7 +123,7 @@ def init_files(ctx: Context, request: Request) -> Response:
             raise ApiError(404, "The persistent identifier does not exist.")
         _writable(record)
         existing = ctx.store.files(record.id, DRAFT)
-        if len(existing) + len(entries) > MAX_FILES:
+        if len(existing) + len(entries) > ctx.config.max_files:
             raise ApiError(400, TOO_MANY_FILES)
         keys = {row.key for row in existing}
         for entry in entries:
