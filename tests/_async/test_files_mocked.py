@@ -295,3 +295,25 @@ async def test_a_file_of_another_record_is_refused(client, respx_mock, draft):
         await client.files.download(draft, other, MemorySink())
     with pytest.raises(ValueError, match="another record"):
         await client.files.delete(draft, other)
+
+
+async def test_a_lost_answer_to_the_file_creation_is_recovered(client, respx_mock, draft):
+    duplicate = httpx.Response(
+        400, json={"status": 400, "message": "File with key a.txt already exists."}
+    )
+    init = respx_mock.post(FILES).mock(
+        side_effect=[
+            httpx.ReadError("connection lost after sending"),  # the server did create it
+            duplicate,
+            httpx.Response(201, json={"entries": [entry("a.txt")]}),
+        ]
+    )
+    respx_mock.get(FILES).respond(200, json={"entries": [entry("a.txt", status="pending")]})
+    deleted = respx_mock.delete(f"{FILES}/a.txt").respond(204)
+    respx_mock.put(f"{FILES}/a.txt/content").respond(200, json=entry("a.txt"))
+    respx_mock.post(f"{FILES}/a.txt/commit").respond(
+        200, json=entry("a.txt", status="completed", size=1, checksum=md5(b"x"))
+    )
+    file = await client.files.upload(draft, "a.txt", {}, b"x")
+    assert file.status == "completed"
+    assert init.call_count == 3 and deleted.call_count == 1

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_files_mocked.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 8022e8d148066d8852cfafcf99286c593623768c6f88df979fc50b863827628d
+# body-sha256: 48b00f9b189c4e1b045cf25ff8b92e1ab43ef96a62c174eb6b6dfdea2cf339a0
 """Files API against mocked HTTP: protocol quirks the local repository does not show."""
 
 from __future__ import annotations
@@ -297,3 +297,25 @@ def test_a_file_of_another_record_is_refused(client, respx_mock, draft):
         client.files.download(draft, other, MemorySink())
     with pytest.raises(ValueError, match="another record"):
         client.files.delete(draft, other)
+
+
+def test_a_lost_answer_to_the_file_creation_is_recovered(client, respx_mock, draft):
+    duplicate = httpx.Response(
+        400, json={"status": 400, "message": "File with key a.txt already exists."}
+    )
+    init = respx_mock.post(FILES).mock(
+        side_effect=[
+            httpx.ReadError("connection lost after sending"),  # the server did create it
+            duplicate,
+            httpx.Response(201, json={"entries": [entry("a.txt")]}),
+        ]
+    )
+    respx_mock.get(FILES).respond(200, json={"entries": [entry("a.txt", status="pending")]})
+    deleted = respx_mock.delete(f"{FILES}/a.txt").respond(204)
+    respx_mock.put(f"{FILES}/a.txt/content").respond(200, json=entry("a.txt"))
+    respx_mock.post(f"{FILES}/a.txt/commit").respond(
+        200, json=entry("a.txt", status="completed", size=1, checksum=md5(b"x"))
+    )
+    file = client.files.upload(draft, "a.txt", {}, b"x")
+    assert file.status == "completed"
+    assert init.call_count == 3 and deleted.call_count == 1

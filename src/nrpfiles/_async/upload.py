@@ -225,7 +225,7 @@ class AsyncUploader:
         """Create the file entry; an unfinished or (with overwrite) existing one is replaced."""
         key = entry["key"]
         try:
-            body, _ = await self._http.request_json("POST", files_url, json=[entry])
+            body, _ = await self._create_entry(files_url, entry)
         except RepositoryClientError as error:
             if error.status != 400 or "already exists" not in (error.server_message or ""):
                 raise
@@ -241,11 +241,18 @@ class AsyncUploader:
                     url=error.url,
                 ) from None
             await self._remove(existing)
-            body, _ = await self._http.request_json("POST", files_url, json=[entry])
+            body, _ = await self._create_entry(files_url, entry)
         created = _entry_of(body, key)
         if created is None:
             raise TransferError(f"the repository did not list {key!r} after creating it", key=key)
         return created
+
+    async def _create_entry(
+        self, files_url: str, entry: dict[str, Any]
+    ) -> tuple[Any, httpx.Response]:
+        # Safe to repeat: if a lost answer hid a success, the retry finds the key
+        # taken by an unfinished entry, which _init replaces.
+        return await self._http.request_json("POST", files_url, json=[entry], idempotent=True)
 
     async def _existing(self, files_url: str, key: str) -> File | None:
         body, _ = await self._http.request_json("GET", files_url)

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/upload.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 859c8cb5b03ac1b5f96aa724d2ce61396eeaeb3d674b5c74db4e117eb6afb28e
+# body-sha256: 4988e63c7d3fa9bf24983f96b4de29e8284c9e2d858b99643903581af7df3ddb
 """Uploads: local (L), multipart (M), url-fetch (F) and remote (R), verified and cleaned up."""
 
 from __future__ import annotations
@@ -227,7 +227,7 @@ class Uploader:
         """Create the file entry; an unfinished or (with overwrite) existing one is replaced."""
         key = entry["key"]
         try:
-            body, _ = self._http.request_json("POST", files_url, json=[entry])
+            body, _ = self._create_entry(files_url, entry)
         except RepositoryClientError as error:
             if error.status != 400 or "already exists" not in (error.server_message or ""):
                 raise
@@ -243,11 +243,18 @@ class Uploader:
                     url=error.url,
                 ) from None
             self._remove(existing)
-            body, _ = self._http.request_json("POST", files_url, json=[entry])
+            body, _ = self._create_entry(files_url, entry)
         created = _entry_of(body, key)
         if created is None:
             raise TransferError(f"the repository did not list {key!r} after creating it", key=key)
         return created
+
+    def _create_entry(
+        self, files_url: str, entry: dict[str, Any]
+    ) -> tuple[Any, httpx.Response]:
+        # Safe to repeat: if a lost answer hid a success, the retry finds the key
+        # taken by an unfinished entry, which _init replaces.
+        return self._http.request_json("POST", files_url, json=[entry], idempotent=True)
 
     def _existing(self, files_url: str, key: str) -> File | None:
         body, _ = self._http.request_json("GET", files_url)
