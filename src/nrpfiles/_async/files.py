@@ -100,7 +100,9 @@ class AsyncFilesClient:
         local_source = None if wire_type in ("F", "R") else as_source(source)
         if wire_type in ("F", "R"):
             to_url(source)  # malformed URLs are refused before any request
-        elif local_source and (wire_type == "M" or {"parts", "part_size"} & set(plan_options)):
+        elif local_source is not None and (
+            wire_type == "M" or {"parts", "part_size"} & set(plan_options)
+        ):
             upload_parts(local_source.size, plan_options)  # bad part sizes, likewise
         files_url = await self._files_url(record_or_url, for_writing=True)
         info = await self._client.info()
@@ -109,7 +111,7 @@ class AsyncFilesClient:
             key,
             metadata=dict(metadata or {}),
             source=local_source,
-            source_url=None if local_source else str(source),
+            source_url=None if local_source is not None else str(source),
             wire_type=wire_type,
             offered=info.transfers,
             transfer_metadata=plan_options,

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/files.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 79ab38730dfc420f8a2da9f23dce32c97a42ee752ffe6ca5314d94e453b0f279
+# body-sha256: dc3b401653d68855e037518d4c2aacb604e314a82b2e96a7713dbf89d2546ecd
 """``client.files``: list, read, upload, download, update and delete the files of a record."""
 
 from __future__ import annotations
@@ -102,7 +102,9 @@ class FilesClient:
         local_source = None if wire_type in ("F", "R") else as_source(source)
         if wire_type in ("F", "R"):
             to_url(source)  # malformed URLs are refused before any request
-        elif local_source and (wire_type == "M" or {"parts", "part_size"} & set(plan_options)):
+        elif local_source is not None and (
+            wire_type == "M" or {"parts", "part_size"} & set(plan_options)
+        ):
             upload_parts(local_source.size, plan_options)  # bad part sizes, likewise
         files_url = self._files_url(record_or_url, for_writing=True)
         info = self._client.info()
@@ -111,7 +113,7 @@ class FilesClient:
             key,
             metadata=dict(metadata or {}),
             source=local_source,
-            source_url=None if local_source else str(source),
+            source_url=None if local_source is not None else str(source),
             wire_type=wire_type,
             offered=info.transfers,
             transfer_metadata=plan_options,
