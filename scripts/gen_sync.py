@@ -39,6 +39,7 @@ REPLACEMENTS = {
     "aiter_raw": "iter_raw",
     "aread": "read",
     "aclose": "close",
+    "AsyncByteStream": "SyncByteStream",
     # contextlib
     "enter_async_context": "enter_context",
     # pytest-asyncio fixtures become plain fixtures

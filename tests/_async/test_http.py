@@ -272,3 +272,32 @@ async def test_plain_http_token_to_loopback_does_not_warn(recwarn):
     client = AsyncClient("http://127.0.0.1:5000", token=TOKEN)
     await client.aclose()
     assert not [w for w in recwarn if "unencrypted" in str(w.message)]
+
+
+class _BreaksMidBody(httpx.AsyncByteStream):
+    """A body that stops halfway, as a connection cut by the server does."""
+
+    async def __aiter__(self):
+        yield b'{"hits": '
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete body")
+
+
+async def test_a_body_cut_halfway_is_asked_for_again_when_safe(client, respx_mock, sleeps):
+    route = respx_mock.get(f"{ROOT}/api/records").mock(
+        side_effect=[
+            httpx.Response(200, stream=_BreaksMidBody()),
+            httpx.Response(200, json={"hits": {"hits": [], "total": 0}}),
+        ]
+    )
+    body, _ = await client._http.request_json("GET", f"{ROOT}/api/records")
+    assert body == {"hits": {"hits": [], "total": 0}}
+    assert route.call_count == 2
+
+
+async def test_a_body_cut_halfway_is_not_replayed_for_an_unsafe_post(client, respx_mock, sleeps):
+    route = respx_mock.post(f"{ROOT}/api/records").mock(
+        side_effect=[httpx.Response(201, stream=_BreaksMidBody())]
+    )
+    with pytest.raises(RepositoryCommunicationError, match="RemoteProtocolError"):
+        await client._http.request_json("POST", f"{ROOT}/api/records", json={})
+    assert route.call_count == 1

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_http.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 5c58f86b686dc6a36f5a7aca70a0402b1582d6fb6b7851f88aaa399c9065e320
+# body-sha256: 6796756e3c004dd64f99a3cf1390803481fbe52de66ea90eb473c1cd6744f24e
 """The HTTP core: token scoping, redirects, retries, error mapping, timeouts (mocked HTTP)."""
 
 from __future__ import annotations
@@ -274,3 +274,32 @@ def test_plain_http_token_to_loopback_does_not_warn(recwarn):
     client = Client("http://127.0.0.1:5000", token=TOKEN)
     client.close()
     assert not [w for w in recwarn if "unencrypted" in str(w.message)]
+
+
+class _BreaksMidBody(httpx.SyncByteStream):
+    """A body that stops halfway, as a connection cut by the server does."""
+
+    def __iter__(self):
+        yield b'{"hits": '
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete body")
+
+
+def test_a_body_cut_halfway_is_asked_for_again_when_safe(client, respx_mock, sleeps):
+    route = respx_mock.get(f"{ROOT}/api/records").mock(
+        side_effect=[
+            httpx.Response(200, stream=_BreaksMidBody()),
+            httpx.Response(200, json={"hits": {"hits": [], "total": 0}}),
+        ]
+    )
+    body, _ = client._http.request_json("GET", f"{ROOT}/api/records")
+    assert body == {"hits": {"hits": [], "total": 0}}
+    assert route.call_count == 2
+
+
+def test_a_body_cut_halfway_is_not_replayed_for_an_unsafe_post(client, respx_mock, sleeps):
+    route = respx_mock.post(f"{ROOT}/api/records").mock(
+        side_effect=[httpx.Response(201, stream=_BreaksMidBody())]
+    )
+    with pytest.raises(RepositoryCommunicationError, match="RemoteProtocolError"):
+        client._http.request_json("POST", f"{ROOT}/api/records", json={})
+    assert route.call_count == 1

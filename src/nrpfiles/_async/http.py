@@ -83,18 +83,21 @@ class AsyncHttp:
         params: Mapping[str, Any] | None = None,
         idempotent: bool | None = None,
     ) -> httpx.Response:
-        """Send a request and read the whole response; a status >= 400 raises."""
-        async with self.stream(
+        """Send a request and read the whole response; a status >= 400 raises.
+
+        The body is read inside the retries: an answer cut off halfway is
+        asked for again when the request is safe to repeat.
+        """
+        return await self._send_with_retries(
             method,
-            url,
+            httpx.URL(str(url)),
             json=json,
             content=content,
             headers=headers,
             params=params,
-            idempotent=idempotent,
-        ) as response:
-            await response.aread()
-        return response
+            idempotent=_is_idempotent(method, idempotent),
+            read_body=True,
+        )
 
     async def request_json(
         self,
@@ -132,7 +135,8 @@ class AsyncHttp:
             content=content,
             headers=headers,
             params=params,
-            idempotent=method.upper() in IDEMPOTENT_METHODS if idempotent is None else idempotent,
+            idempotent=_is_idempotent(method, idempotent),
+            read_body=False,
         )
         try:
             yield response
@@ -149,6 +153,7 @@ class AsyncHttp:
         headers: Mapping[str, str] | None,
         params: Mapping[str, Any] | None,
         idempotent: bool,
+        read_body: bool,
     ) -> httpx.Response:
         policy = self.policy
         retrying = AsyncRetrying(
@@ -168,6 +173,11 @@ class AsyncHttp:
                         method, url, json=json, content=content, headers=headers, params=params
                     )
                     if response.status_code < 400:
+                        if read_body:
+                            try:
+                                await response.aread()
+                            finally:
+                                await response.aclose()
                         return response
                     body = await response.aread()
                     await response.aclose()
@@ -231,6 +241,10 @@ class AsyncHttp:
             # A default or caller header must not smuggle credentials elsewhere.
             request.headers.pop("Authorization", None)
         return request
+
+
+def _is_idempotent(method: str, declared: bool | None) -> bool:
+    return method.upper() in IDEMPOTENT_METHODS if declared is None else declared
 
 
 def decode_json(response: httpx.Response) -> Any:

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/http.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 34d1f7b7e0315c9eb17f6264995b8dfe5f2eb623a16f92b280f443f6469faf73
+# body-sha256: 1c992a93f56a5ce485ccdcc977bbb3ac926f2ece4265ac3612a56bcb0f60c13d
 """Every request to a repository goes through here: token scoping, redirects, retries, errors."""
 
 from __future__ import annotations
@@ -85,18 +85,21 @@ class Http:
         params: Mapping[str, Any] | None = None,
         idempotent: bool | None = None,
     ) -> httpx.Response:
-        """Send a request and read the whole response; a status >= 400 raises."""
-        with self.stream(
+        """Send a request and read the whole response; a status >= 400 raises.
+
+        The body is read inside the retries: an answer cut off halfway is
+        asked for again when the request is safe to repeat.
+        """
+        return self._send_with_retries(
             method,
-            url,
+            httpx.URL(str(url)),
             json=json,
             content=content,
             headers=headers,
             params=params,
-            idempotent=idempotent,
-        ) as response:
-            response.read()
-        return response
+            idempotent=_is_idempotent(method, idempotent),
+            read_body=True,
+        )
 
     def request_json(
         self,
@@ -134,7 +137,8 @@ class Http:
             content=content,
             headers=headers,
             params=params,
-            idempotent=method.upper() in IDEMPOTENT_METHODS if idempotent is None else idempotent,
+            idempotent=_is_idempotent(method, idempotent),
+            read_body=False,
         )
         try:
             yield response
@@ -151,6 +155,7 @@ class Http:
         headers: Mapping[str, str] | None,
         params: Mapping[str, Any] | None,
         idempotent: bool,
+        read_body: bool,
     ) -> httpx.Response:
         policy = self.policy
         retrying = Retrying(
@@ -170,6 +175,11 @@ class Http:
                         method, url, json=json, content=content, headers=headers, params=params
                     )
                     if response.status_code < 400:
+                        if read_body:
+                            try:
+                                response.read()
+                            finally:
+                                response.close()
                         return response
                     body = response.read()
                     response.close()
@@ -233,6 +243,10 @@ class Http:
             # A default or caller header must not smuggle credentials elsewhere.
             request.headers.pop("Authorization", None)
         return request
+
+
+def _is_idempotent(method: str, declared: bool | None) -> bool:
+    return method.upper() in IDEMPOTENT_METHODS if declared is None else declared
 
 
 def decode_json(response: httpx.Response) -> Any:
