@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/upload.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 4988e63c7d3fa9bf24983f96b4de29e8284c9e2d858b99643903581af7df3ddb
+# body-sha256: 58e5f060303469ee6e2ca38be8dc76ba9071ca1905eae454ecc7af298b4bcf75
 """Uploads: local (L), multipart (M), url-fetch (F) and remote (R), verified and cleaned up."""
 
 from __future__ import annotations
@@ -224,26 +224,38 @@ class Uploader:
             )
 
     def _init(self, files_url: str, entry: dict[str, Any], overwrite: bool) -> File:
-        """Create the file entry; an unfinished or (with overwrite) existing one is replaced."""
+        """Create the file entry; an unfinished or (with overwrite) existing one is replaced.
+
+        A creation whose answer was lost and retried finds the key taken by its
+        own unfinished entry: that is replaced too, as often as the retry
+        policy allows attempts.
+        """
         key = entry["key"]
-        try:
-            body, _ = self._create_entry(files_url, entry)
-        except RepositoryClientError as error:
-            if error.status != 400 or "already exists" not in (error.server_message or ""):
-                raise
-            existing = self._existing(files_url, key)
-            if existing is None:
-                raise
-            if existing.status == "completed" and not overwrite:
-                raise ConflictError(
-                    f"file {key!r} already exists on this record; delete it first "
-                    "or pass overwrite=True",
-                    status=error.status,
-                    method=error.method,
-                    url=error.url,
-                ) from None
-            self._remove(existing)
-            body, _ = self._create_entry(files_url, entry)
+        rounds = self._http.policy.attempts
+        for _ in range(rounds):
+            try:
+                body, _ = self._create_entry(files_url, entry)
+                break
+            except RepositoryClientError as error:
+                if error.status != 400 or "already exists" not in (error.server_message or ""):
+                    raise
+                existing = self._existing(files_url, key)
+                if existing is not None and existing.status == "completed" and not overwrite:
+                    raise ConflictError(
+                        f"file {key!r} already exists on this record; delete it first "
+                        "or pass overwrite=True",
+                        status=error.status,
+                        method=error.method,
+                        url=error.url,
+                    ) from None
+                if existing is not None:
+                    self._remove(existing)
+                overwrite = False  # what stood there is gone; anything new is ours
+        else:
+            raise TransferError(
+                f"could not create {key!r}: the key stayed taken after {rounds} tries",
+                key=key,
+            )
         created = _entry_of(body, key)
         if created is None:
             raise TransferError(f"the repository did not list {key!r} after creating it", key=key)
