@@ -15,6 +15,7 @@ from nrpfiles._concurrency import (
     AsyncJob,
     BackgroundJob,
     async_gather,
+    async_run_in_thread,
     async_sleep,
     async_stop_point,
 )
@@ -350,7 +351,12 @@ class _Body:
         return self._chunks()
 
     async def _chunks(self) -> AsyncIterator[bytes]:
-        for chunk in self._source.iter_chunks(self._offset, self._length, chunk_size=_SEND_CHUNK):
+        chunks = self._source.iter_chunks(self._offset, self._length, chunk_size=_SEND_CHUNK)
+        while True:
+            # A read from a slow disk must not stall the event loop of an asyncio service.
+            chunk = await async_run_in_thread(lambda: next(chunks, None))
+            if chunk is None:
+                return
             await async_stop_point()
             yield chunk
             self._sent += len(chunk)

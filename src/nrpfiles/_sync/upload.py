@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/upload.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 58e5f060303469ee6e2ca38be8dc76ba9071ca1905eae454ecc7af298b4bcf75
+# body-sha256: 7371efda5f74c4191602ff89e001501136217cdd26b9468ce39fef1137c9a123
 """Uploads: local (L), multipart (M), url-fetch (F) and remote (R), verified and cleaned up."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from nrpfiles._concurrency import (
     Job,
     BackgroundJob,
     gather,
+    run_in_thread,
     sleep,
     stop_point,
 )
@@ -352,7 +353,12 @@ class _Body:
         return self._chunks()
 
     def _chunks(self) -> Iterator[bytes]:
-        for chunk in self._source.iter_chunks(self._offset, self._length, chunk_size=_SEND_CHUNK):
+        chunks = self._source.iter_chunks(self._offset, self._length, chunk_size=_SEND_CHUNK)
+        while True:
+            # A read from a slow disk must not stall the event loop of an asyncio service.
+            chunk = run_in_thread(lambda: next(chunks, None))
+            if chunk is None:
+                return
             stop_point()
             yield chunk
             self._sent += len(chunk)
