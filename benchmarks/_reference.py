@@ -13,32 +13,13 @@ import asyncio
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
+from _measure import report, small_files, start
 from nrp_cmd.async_client import get_async_client, limit_connections
 from nrp_cmd.async_client.streams import FileSink, FileSource
 from nrp_cmd.config import RepositoryConfig
 from yarl import URL
-
-
-def _status_mib(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _small_files(job: dict[str, Any]) -> tuple[list[Path], Path]:
-    return sorted(Path(job["source"]).iterdir()), Path(job["target"])
-
-
-def start() -> dict[str, float]:
-    return {
-        "baseline_mib": _status_mib("VmRSS"),
-        "start": time.perf_counter(),
-        "cpu_start": time.process_time(),
-    }
 
 
 async def run(job: dict[str, Any], measure: dict[str, float]) -> None:
@@ -60,7 +41,7 @@ async def run(job: dict[str, Any], measure: dict[str, float]) -> None:
             record, job["key"], {}, FileSource(job["source"]), transfer_type=transfer
         )
     else:
-        sources, target = _small_files(job)
+        sources, target = small_files(job)
         with limit_connections(job["limit"]):
             measure.update(start())
             files = await asyncio.gather(
@@ -78,16 +59,7 @@ def main() -> None:
     job = json.loads(sys.argv[1])
     measure: dict[str, float] = {}
     asyncio.run(run(job, measure))
-    result = {
-        "seconds": time.perf_counter() - measure["start"],
-        "cpu": time.process_time() - measure["cpu_start"],
-        "baseline_mib": measure["baseline_mib"],
-        "peak_mib": _status_mib("VmHWM"),
-    }
-    for name in ("upload_seconds", "download_seconds"):
-        if name in measure:
-            result[name] = measure[name]
-    print(json.dumps(result))
+    report(measure)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
-import resource
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,17 +20,11 @@ from typing import Any
 
 import attrs
 import httpx
+from _measure import report, small_files, start
 
 import nrpfiles
 from nrpfiles import limit_connections
 from nrpfiles.models import File, Record, structure
-
-
-def _status_mib(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _skip_upload_md5(md5_hex: str) -> None:
@@ -123,7 +116,7 @@ async def _async(job: dict[str, Any], measure: dict[str, float]) -> None:
                 overwrite=True,
             )
         else:
-            sources, target = _small_files(job)
+            sources, target = small_files(job)
             with limit_connections(job["limit"]):
                 measure.update(start())
                 files = await asyncio.gather(
@@ -137,18 +130,6 @@ async def _async(job: dict[str, Any], measure: dict[str, float]) -> None:
                 measure["download_seconds"] = time.perf_counter() - begin
 
 
-def _small_files(job: dict[str, Any]) -> tuple[list[Path], Path]:
-    return sorted(Path(job["source"]).iterdir()), Path(job["target"])
-
-
-def start() -> dict[str, float]:
-    return {
-        "baseline_mib": _status_mib("VmRSS"),
-        "start": time.perf_counter(),
-        "cpu_start": time.process_time(),
-    }
-
-
 def main() -> None:
     job = json.loads(sys.argv[1])
     if not job.get("verify", True):
@@ -158,16 +139,7 @@ def main() -> None:
         _sync(job, measure)
     else:
         asyncio.run(_async(job, measure))
-    result = {
-        "seconds": time.perf_counter() - measure["start"],
-        "cpu": time.process_time() - measure["cpu_start"],
-        "baseline_mib": measure["baseline_mib"],
-        "peak_mib": _status_mib("VmHWM"),
-    }
-    for name in ("upload_seconds", "download_seconds"):
-        if name in measure:
-            result[name] = measure[name]
-    print(json.dumps(result))
+    report(measure)
 
 
 if __name__ == "__main__":
