@@ -132,7 +132,7 @@ def resolve_config(
     layers = _Layers(env, entry)
     return RepositoryConfig(
         url=url,
-        token=_pick_token(token, env, url, files, paths, entry),
+        token=_pick_token(token, env, url, files, paths, entry, named=url_or_alias is not None),
         alias=entry.alias if entry else None,
         verify_tls=layers.pick(verify_tls, "NRPFILES_VERIFY_TLS", ("verify_tls",), _BOOL, True),
         ca_bundle=layers.pick(ca_bundle, "NRPFILES_CA_BUNDLE", ("ca_bundle",), _TEXT, None),
@@ -376,11 +376,13 @@ def _pick_token(
     files: _Files,
     paths: Sequence[Path],
     entry: _Entry | None,
+    *,
+    named: bool,
 ) -> str | None:
     if explicit is not None:
         return explicit or None
     env_token = env.get("NRPFILES_TOKEN")
-    if env_token and _env_token_applies(env.get("NRPFILES_URL"), url, files, paths):
+    if env_token and _env_token_applies(env.get("NRPFILES_URL"), url, files, paths, named):
         return env_token
     if entry is not None:
         file_token = entry.settings.get("token")
@@ -390,10 +392,17 @@ def _pick_token(
     return None
 
 
-def _env_token_applies(env_url: str | None, url: str, files: _Files, paths: Sequence[Path]) -> bool:
-    """NRPFILES_TOKEN belongs to NRPFILES_URL's origin; without NRPFILES_URL, to any repository."""
+def _env_token_applies(
+    env_url: str | None, url: str, files: _Files, paths: Sequence[Path], named: bool
+) -> bool:
+    """NRPFILES_TOKEN belongs to NRPFILES_URL's origin.
+
+    Without NRPFILES_URL it says nothing of where it belongs, so it applies only
+    to the repository chosen without naming one (the files' default); a URL or
+    alias named in code never receives it.
+    """
     if not env_url:
-        return True
+        return not named
     try:
         env_target, _ = _locate(env_url, files, paths)
     except ConfigurationError:

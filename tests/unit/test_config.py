@@ -252,8 +252,6 @@ def test_environment_url_and_token(tmp_path: Path) -> None:
 
 
 def test_environment_token_beats_the_file_token(nrp_cmd_file: Path) -> None:
-    env = {"NRPFILES_TOKEN": ENV_SECRET}
-    assert resolve("zenodo", env=env, paths=[nrp_cmd_file]).token == ENV_SECRET
     env = {"NRPFILES_URL": "https://zenodo.org", "NRPFILES_TOKEN": ENV_SECRET}
     assert resolve("zenodo", env=env, paths=[nrp_cmd_file]).token == ENV_SECRET
 
@@ -277,9 +275,16 @@ def test_environment_url_may_be_an_alias(nrp_cmd_file: Path) -> None:
     assert resolve("zenodo", env=env, paths=[nrp_cmd_file]).token == SECRET
 
 
-def test_environment_token_without_environment_url_applies(tmp_path: Path) -> None:
+def test_environment_token_without_environment_url_goes_to_no_named_repository(
+    nrp_cmd_file: Path,
+) -> None:
     env = {"NRPFILES_TOKEN": ENV_SECRET}
-    assert resolve("https://any.example.org", env=env, paths=[]).token == ENV_SECRET
+    # A URL or alias named in code may be anywhere: the token does not follow it.
+    assert resolve("https://any.example.org", env=env, paths=[]).token is None
+    assert resolve("zenodo", env=env, paths=[nrp_cmd_file]).token == SECRET
+    # Nothing named: the files' default repository is the one meant.
+    default = resolve(env=env, paths=[nrp_cmd_file])
+    assert default.token == ENV_SECRET
 
 
 def test_empty_token_argument_means_no_token(nrp_cmd_file: Path) -> None:
