@@ -33,7 +33,7 @@ def _skip_upload_md5(md5_hex: str) -> None:
     import nrpfiles._sync.upload
 
     for module in (nrpfiles._async.upload, nrpfiles._sync.upload):
-        module.md5_of_source = lambda source: md5_hex  # type: ignore[attr-defined]
+        module.md5_of_source = lambda source, size: md5_hex  # type: ignore[attr-defined]
 
 
 def _draft(job: dict[str, Any]) -> Record:

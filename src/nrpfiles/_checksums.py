@@ -35,9 +35,9 @@ def md5_of_chunks(chunks: Iterable[bytes]) -> str:
     return digest.hexdigest()
 
 
-def md5_of_source(source: DataSource) -> str:
-    """Hash a source through its own reader, so it can run beside the upload."""
-    return md5_of_chunks(source.iter_chunks(chunk_size=_READ_BACK_CHUNK))
+def md5_of_source(source: DataSource, size: int) -> str:
+    """Hash the first ``size`` bytes through the source's own reader, beside the upload."""
+    return md5_of_chunks(source.iter_chunks(0, size, chunk_size=_READ_BACK_CHUNK))
 
 
 class TrailingHasher:

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import attrs
 import httpx
 
 from nrpfiles._async.http import AsyncHttp
@@ -75,11 +76,12 @@ class AsyncUploader:
         wire_type = choose_upload_transfer(wire_type, size, offered)
         parts = upload_parts(size, transfer_metadata) if wire_type == MULTIPART else None
         # The MD5 is computed from its own reader on its own thread, beside the sending.
-        md5 = BackgroundJob(lambda: md5_of_source(source), name="nrpfiles-md5")
+        md5 = BackgroundJob(lambda: md5_of_source(source, size), name="nrpfiles-md5")
+        sending = _Sending(source, size, md5)
         with open_progress(progress, total=size, description=key) as bar:
             if parts is not None:
                 entry = await self._multipart(
-                    files_url, key, metadata, source, parts, bar, overwrite
+                    files_url, key, metadata, sending, parts, bar, overwrite
                 )
                 if entry is None:  # part uploads refused: the repository takes local only
                     overwrite = True
@@ -87,8 +89,8 @@ class AsyncUploader:
             else:
                 entry = None
             if entry is None:
-                entry = await self._local(files_url, key, metadata, source, bar, overwrite)
-        return await self._verified(entry, key, size, await md5.async_result())
+                entry = await self._local(files_url, key, metadata, sending, bar, overwrite)
+        return entry
 
     # -- the transfer types ----------------------------------------------------------
 
@@ -97,30 +99,30 @@ class AsyncUploader:
         files_url: str,
         key: str,
         metadata: dict[str, Any],
-        source: DataSource,
+        sending: _Sending,
         bar: Progress,
         overwrite: bool,
     ) -> File:
         entry = await self._init(files_url, {"key": key, "metadata": metadata}, overwrite)
         async with _CleanupOnFailure(self, entry):
             content_url = entry.links.content or f"{_self(entry)}/content"
-            response = await self._put_bytes(content_url, source, 0, source.size, bar)
+            response = await self._put_bytes(content_url, sending.source, 0, sending.size, bar)
             _raise_for_failed_transfer(response.content, key)
-            return await self._commit(entry)
+            return await self._commit_verified(entry, sending)
 
     async def _multipart(
         self,
         files_url: str,
         key: str,
         metadata: dict[str, Any],
-        source: DataSource,
+        sending: _Sending,
         plan: tuple[int, int],
         bar: Progress,
         overwrite: bool,
     ) -> File | None:
         """Upload in parallel parts; None when the repository refuses part uploads."""
         count, part_size = plan
-        size = source.size
+        source, size = sending.source, sending.size
         init = {
             "key": key,
             "metadata": metadata,
@@ -141,7 +143,8 @@ class AsyncUploader:
             length = min(part_size, size - offset)
 
             async def send() -> None:
-                await self._put_bytes(url, source, offset, length, bar)
+                response = await self._put_bytes(url, source, offset, length, bar)
+                _raise_for_failed_transfer(response.content, key)
 
             return send
 
@@ -155,7 +158,7 @@ class AsyncUploader:
                 logger.info("part uploads of %r refused; falling back to a local upload", key)
                 await self._remove(entry)
                 return None
-            return await self._commit(entry)
+            return await self._commit_verified(entry, sending)
 
     async def _fetch(
         self,
@@ -271,6 +274,16 @@ class AsyncUploader:
         body, _ = await self._http.request_json("GET", files_url)
         return _entry_of(body, key)
 
+    async def _commit_verified(self, entry: File, sending: _Sending) -> File:
+        """Commit once the source's MD5 is known, then compare: all while cleanup guards.
+
+        A hash that fails (the source changed or could not be read) or an
+        interruption while waiting for it leaves no committed, unverified file.
+        """
+        md5_hex = await sending.md5.async_result()
+        committed = await self._commit(entry)
+        return await self._verified(committed, entry.key, sending.size, md5_hex)
+
     async def _commit(self, entry: File) -> File:
         commit_url = entry.links.commit or f"{_self(entry)}/commit"
         # Committing twice is harmless, so a lost answer may be retried.
@@ -292,8 +305,11 @@ class AsyncUploader:
                 actual=entry.checksum or "none",
             )
         if reported is None:
-            # S3 multipart checksums read "multipart:..." until recomputed later.
-            logger.info("%r: checksum %s not verifiable yet", key, entry.checksum)
+            if entry.checksum is None:
+                logger.warning("the repository reported no checksum for %r: not verified", key)
+            else:
+                # S3 multipart checksums read "multipart:..." until recomputed later.
+                logger.info("%r: checksum %s not verifiable yet", key, entry.checksum)
             return entry
         if reported != md5_hex:
             await self._remove(entry)
@@ -313,6 +329,15 @@ class AsyncUploader:
             logger.warning("could not remove unfinished file %r: %s", entry.key, error)
             return False
         return True
+
+
+@attrs.frozen
+class _Sending:
+    """What is being uploaded: the source, its size when planned, and its MD5 in the making."""
+
+    source: DataSource
+    size: int
+    md5: BackgroundJob[str]
 
 
 class _CleanupOnFailure:

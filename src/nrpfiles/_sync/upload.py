@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/upload.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 7371efda5f74c4191602ff89e001501136217cdd26b9468ce39fef1137c9a123
+# body-sha256: 642483ac1dbb393229f0ff192b181aab6dfd2fcda0d133f48ba33ba4d54512b3
 """Uploads: local (L), multipart (M), url-fetch (F) and remote (R), verified and cleaned up."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+import attrs
 import httpx
 
 from nrpfiles._sync.http import Http
@@ -77,11 +78,12 @@ class Uploader:
         wire_type = choose_upload_transfer(wire_type, size, offered)
         parts = upload_parts(size, transfer_metadata) if wire_type == MULTIPART else None
         # The MD5 is computed from its own reader on its own thread, beside the sending.
-        md5 = BackgroundJob(lambda: md5_of_source(source), name="nrpfiles-md5")
+        md5 = BackgroundJob(lambda: md5_of_source(source, size), name="nrpfiles-md5")
+        sending = _Sending(source, size, md5)
         with open_progress(progress, total=size, description=key) as bar:
             if parts is not None:
                 entry = self._multipart(
-                    files_url, key, metadata, source, parts, bar, overwrite
+                    files_url, key, metadata, sending, parts, bar, overwrite
                 )
                 if entry is None:  # part uploads refused: the repository takes local only
                     overwrite = True
@@ -89,8 +91,8 @@ class Uploader:
             else:
                 entry = None
             if entry is None:
-                entry = self._local(files_url, key, metadata, source, bar, overwrite)
-        return self._verified(entry, key, size, md5.result())
+                entry = self._local(files_url, key, metadata, sending, bar, overwrite)
+        return entry
 
     # -- the transfer types ----------------------------------------------------------
 
@@ -99,30 +101,30 @@ class Uploader:
         files_url: str,
         key: str,
         metadata: dict[str, Any],
-        source: DataSource,
+        sending: _Sending,
         bar: Progress,
         overwrite: bool,
     ) -> File:
         entry = self._init(files_url, {"key": key, "metadata": metadata}, overwrite)
         with _CleanupOnFailure(self, entry):
             content_url = entry.links.content or f"{_self(entry)}/content"
-            response = self._put_bytes(content_url, source, 0, source.size, bar)
+            response = self._put_bytes(content_url, sending.source, 0, sending.size, bar)
             _raise_for_failed_transfer(response.content, key)
-            return self._commit(entry)
+            return self._commit_verified(entry, sending)
 
     def _multipart(
         self,
         files_url: str,
         key: str,
         metadata: dict[str, Any],
-        source: DataSource,
+        sending: _Sending,
         plan: tuple[int, int],
         bar: Progress,
         overwrite: bool,
     ) -> File | None:
         """Upload in parallel parts; None when the repository refuses part uploads."""
         count, part_size = plan
-        size = source.size
+        source, size = sending.source, sending.size
         init = {
             "key": key,
             "metadata": metadata,
@@ -143,7 +145,8 @@ class Uploader:
             length = min(part_size, size - offset)
 
             def send() -> None:
-                self._put_bytes(url, source, offset, length, bar)
+                response = self._put_bytes(url, source, offset, length, bar)
+                _raise_for_failed_transfer(response.content, key)
 
             return send
 
@@ -157,7 +160,7 @@ class Uploader:
                 logger.info("part uploads of %r refused; falling back to a local upload", key)
                 self._remove(entry)
                 return None
-            return self._commit(entry)
+            return self._commit_verified(entry, sending)
 
     def _fetch(
         self,
@@ -273,6 +276,16 @@ class Uploader:
         body, _ = self._http.request_json("GET", files_url)
         return _entry_of(body, key)
 
+    def _commit_verified(self, entry: File, sending: _Sending) -> File:
+        """Commit once the source's MD5 is known, then compare: all while cleanup guards.
+
+        A hash that fails (the source changed or could not be read) or an
+        interruption while waiting for it leaves no committed, unverified file.
+        """
+        md5_hex = sending.md5.result()
+        committed = self._commit(entry)
+        return self._verified(committed, entry.key, sending.size, md5_hex)
+
     def _commit(self, entry: File) -> File:
         commit_url = entry.links.commit or f"{_self(entry)}/commit"
         # Committing twice is harmless, so a lost answer may be retried.
@@ -294,8 +307,11 @@ class Uploader:
                 actual=entry.checksum or "none",
             )
         if reported is None:
-            # S3 multipart checksums read "multipart:..." until recomputed later.
-            logger.info("%r: checksum %s not verifiable yet", key, entry.checksum)
+            if entry.checksum is None:
+                logger.warning("the repository reported no checksum for %r: not verified", key)
+            else:
+                # S3 multipart checksums read "multipart:..." until recomputed later.
+                logger.info("%r: checksum %s not verifiable yet", key, entry.checksum)
             return entry
         if reported != md5_hex:
             self._remove(entry)
@@ -315,6 +331,15 @@ class Uploader:
             logger.warning("could not remove unfinished file %r: %s", entry.key, error)
             return False
         return True
+
+
+@attrs.frozen
+class _Sending:
+    """What is being uploaded: the source, its size when planned, and its MD5 in the making."""
+
+    source: DataSource
+    size: int
+    md5: BackgroundJob[str]
 
 
 class _CleanupOnFailure:
