@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from contextlib import AsyncExitStack
 
 import httpx
@@ -71,6 +72,12 @@ class AsyncDownloader:
         if url is None:
             raise ValueError(f"file {file.key!r} has no content link; read it from the repository")
         expected = verifiable_md5(file.checksum)
+        if expected is None:
+            logger.warning(
+                "%r has no MD5 checksum in the repository (%s): not verified",
+                file.key,
+                file.checksum or "none",
+            )
         writer = sink.open(file.size)
         hasher = TrailingHasher(writer.read_back) if expected else None
         try:
@@ -120,6 +127,7 @@ class _Transfer:
             _Range(start, end if file.size is not None else None) for start, end in spans
         ]
         self._front = 0  # index of the first range not yet complete
+        self._front_lock = threading.Lock()
         self._etag: str | None = None
 
     @property
@@ -230,8 +238,9 @@ class _Transfer:
         headers = {"Accept": "*/*"}
         if ranged:
             headers["Range"] = part.header()
-        if self._etag:
-            # Every range from the same version of the file, or a 412.
+        if self._etag and not self._etag.startswith("W/"):
+            # Every range from the same version of the file, or a 412. A weak ETag
+            # (a proxy's) never matches If-Match on a strict server: not sent.
             headers["If-Match"] = self._etag
         return headers
 
@@ -263,14 +272,19 @@ class _Transfer:
     def _advance_hasher(self) -> None:
         if self._hasher is None:
             return
+        # Ranges run on threads in the sync flavour: finding the front must not race,
+        # or the hasher could be told bytes are final before they are written.
+        with self._front_lock:
+            self._advance_front(self._hasher)
+
+    def _advance_front(self, hasher: TrailingHasher) -> None:
         ranges = self._ranges
         while self._front < len(ranges) and ranges[self._front].done:
             self._front += 1
         if self._front < len(ranges):
-            front = ranges[self._front]
-            self._hasher.advance(front.position)
+            hasher.advance(ranges[self._front].position)
         else:
-            self._hasher.advance(ranges[-1].position)
+            hasher.advance(ranges[-1].position)
 
     def _log_break(self, part: _Range, error: BaseException) -> None:
         logger.warning(

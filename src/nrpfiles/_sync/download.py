@@ -1,11 +1,12 @@
 # Generated from src/nrpfiles/_async/download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 60a9ae1f738f2390ff2a41c29b7f1999bef4991343a2336d07c054efcdb9266e
+# body-sha256: 08f1279bf12917a7133fd6c4f5b05a87ab69933a51ed676f74e2a0772eac58fb
 """Downloads: one stream or parallel ranges, resumed where they break, verified before publishing."""
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 from contextlib import ExitStack
 
 import httpx
@@ -73,6 +74,12 @@ class Downloader:
         if url is None:
             raise ValueError(f"file {file.key!r} has no content link; read it from the repository")
         expected = verifiable_md5(file.checksum)
+        if expected is None:
+            logger.warning(
+                "%r has no MD5 checksum in the repository (%s): not verified",
+                file.key,
+                file.checksum or "none",
+            )
         writer = sink.open(file.size)
         hasher = TrailingHasher(writer.read_back) if expected else None
         try:
@@ -122,6 +129,7 @@ class _Transfer:
             _Range(start, end if file.size is not None else None) for start, end in spans
         ]
         self._front = 0  # index of the first range not yet complete
+        self._front_lock = threading.Lock()
         self._etag: str | None = None
 
     @property
@@ -232,8 +240,9 @@ class _Transfer:
         headers = {"Accept": "*/*"}
         if ranged:
             headers["Range"] = part.header()
-        if self._etag:
-            # Every range from the same version of the file, or a 412.
+        if self._etag and not self._etag.startswith("W/"):
+            # Every range from the same version of the file, or a 412. A weak ETag
+            # (a proxy's) never matches If-Match on a strict server: not sent.
             headers["If-Match"] = self._etag
         return headers
 
@@ -265,14 +274,19 @@ class _Transfer:
     def _advance_hasher(self) -> None:
         if self._hasher is None:
             return
+        # Ranges run on threads in the sync flavour: finding the front must not race,
+        # or the hasher could be told bytes are final before they are written.
+        with self._front_lock:
+            self._advance_front(self._hasher)
+
+    def _advance_front(self, hasher: TrailingHasher) -> None:
         ranges = self._ranges
         while self._front < len(ranges) and ranges[self._front].done:
             self._front += 1
         if self._front < len(ranges):
-            front = ranges[self._front]
-            self._hasher.advance(front.position)
+            hasher.advance(ranges[self._front].position)
         else:
-            self._hasher.advance(ranges[-1].position)
+            hasher.advance(ranges[-1].position)
 
     def _log_break(self, part: _Range, error: BaseException) -> None:
         logger.warning(
