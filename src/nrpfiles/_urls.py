@@ -7,7 +7,19 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import httpx
 
-_SECRET_QUERY_PARAMS = frozenset({"access_token", "token"})
+# The repository's token, and the signatures of presigned storage URLs (short-lived
+# credentials, but credentials): none of them belongs in a message.
+_SECRET_QUERY_PARAMS = frozenset(
+    {
+        "access_token",
+        "token",
+        "x-amz-signature",
+        "x-amz-security-token",
+        "x-amz-credential",
+        "signature",
+        "sig",
+    }
+)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _NOT_IN_HOSTS = frozenset('%<>"{}|\\^`')
 
