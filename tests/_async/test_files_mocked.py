@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ import pytest_asyncio
 from nrpfiles import AsyncClient, RetryPolicy
 from nrpfiles.errors import ChecksumMismatchError, TransferError
 from nrpfiles.models import Record, structure
-from nrpfiles.streams import MemorySink
+from nrpfiles.streams import MemorySink, MemorySource
 
 ROOT = "https://repo.example.org"
 API = f"{ROOT}/api"
@@ -317,3 +318,93 @@ async def test_a_lost_answer_to_the_file_creation_is_recovered(client, respx_moc
     file = await client.files.upload(draft, "a.txt", {}, b"x")
     assert file.status == "completed"
     assert init.call_count == 3 and deleted.call_count == 1
+
+
+class _SourceWhoseHashFails(MemorySource):
+    """Reads fine for sending, fails for the MD5 thread: a file changed or unreadable."""
+
+    def iter_chunks(self, offset=0, length=None, chunk_size=4 << 20):
+        if threading.current_thread().name == "nrpfiles-md5":
+            raise OSError("disk went away while hashing")
+        return super().iter_chunks(offset, length, chunk_size)
+
+
+async def test_a_failed_hash_leaves_no_committed_unverified_file(client, respx_mock, draft):
+    respx_mock.post(FILES).respond(201, json={"entries": [entry("a.txt")]})
+    respx_mock.put(f"{FILES}/a.txt/content").respond(200, json=entry("a.txt"))
+    commit = respx_mock.post(f"{FILES}/a.txt/commit").respond(
+        200, json=entry("a.txt", status="completed", size=3, checksum=md5(b"abc"))
+    )
+    deleted = respx_mock.delete(f"{FILES}/a.txt").respond(204)
+    with pytest.raises(OSError, match="disk went away"):
+        await client.files.upload(draft, "a.txt", {}, _SourceWhoseHashFails(b"abc"))
+    assert not commit.called
+    assert deleted.called
+
+
+async def test_a_part_answered_with_transfer_failed_stops_the_upload(client, respx_mock, draft):
+    size = 12 << 20
+    data = bytes(size)
+    parts = [{"part": n, "url": f"{FILES}/big.bin/content/{n}", "expiration": None} for n in (1, 2)]
+    multipart = entry("big.bin", transfer={"type": "M"})
+    multipart["links"] = {
+        "self": f"{FILES}/big.bin",
+        "parts": parts,
+        "commit": f"{FILES}/big.bin/commit",
+    }
+    respx_mock.post(FILES).respond(201, json={"entries": [multipart]})
+    respx_mock.put(url__regex=rf"{re.escape(FILES)}/big\.bin/content/\d").respond(
+        200, json={"errors": "File upload transfer failed."}
+    )
+    commit = respx_mock.post(f"{FILES}/big.bin/commit").respond(200, json=entry("big.bin"))
+    deleted = respx_mock.delete(f"{FILES}/big.bin").respond(204)
+    with pytest.raises(TransferError, match="File upload transfer failed"):
+        await client.files.upload(draft, "big.bin", {}, data, "multipart", {"part_size": 6 << 20})
+    assert not commit.called and deleted.called
+
+
+async def test_a_corrupted_range_fails_verification_and_leaves_no_target(
+    client, respx_mock, tmp_path
+):
+    data = bytes(range(256)) * (3 * 4096 + 7)
+    corrupted = bytearray(data)
+    corrupted[len(data) // 2] ^= 0xFF  # one flipped byte, in the second of three ranges
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        match = re.fullmatch(r"bytes=(\d+)-(\d*)", request.headers.get("Range", ""))
+        start = int(match[1])
+        end = int(match[2]) + 1 if match[2] else len(data)
+        return httpx.Response(
+            206,
+            content=bytes(corrupted[start:end]),
+            headers={"Content-Range": f"bytes {start}-{end - 1}/{len(data)}", "ETag": '"v1"'},
+        )
+
+    route = respx_mock.get(f"{FILES}/a.bin/content").mock(side_effect=serve)
+    target = tmp_path / "a.bin"
+    target.write_bytes(b"previous content")
+    with pytest.raises(ChecksumMismatchError):
+        await client.files.download(file_entry(data), target, parts=3)
+    assert route.call_count == 3
+    assert target.read_bytes() == b"previous content"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]
+
+
+async def test_a_weak_etag_is_not_used_to_pin_ranges(client, respx_mock):
+    data = bytes(range(256)) * (3 * 4096 + 7)
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        match = re.fullmatch(r"bytes=(\d+)-(\d*)", request.headers.get("Range", ""))
+        start = int(match[1])
+        end = int(match[2]) + 1 if match[2] else len(data)
+        return httpx.Response(
+            206,
+            content=data[start:end],
+            headers={"Content-Range": f"bytes {start}-{end - 1}/{len(data)}", "ETag": 'W/"x"'},
+        )
+
+    route = respx_mock.get(f"{FILES}/a.bin/content").mock(side_effect=serve)
+    sink = MemorySink()
+    await client.files.download(file_entry(data), sink, parts=3)
+    assert sink.data == data
+    assert all("If-Match" not in call.request.headers for call in route.calls)

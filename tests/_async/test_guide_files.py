@@ -205,13 +205,13 @@ async def test_download_with_progress_bar(client, uploaded, data_dir, tmp_path):
     assert (tmp_path / "large-file.zip").read_bytes() == (data_dir / "results.pdf").read_bytes()
 
 
-async def test_download_using_file_object(client, uploaded, tmp_path):
+async def test_download_using_file_object(client, uploaded, data_dir, tmp_path):
     files = await client.files.list(uploaded)
     file = files[0]
     await client.files.download(
         file, f"{tmp_path}/downloads/{file.key}", progress=f"Downloading {file.key}"
     )
-    assert (tmp_path / "downloads" / file.key).stat().st_size == file.size
+    assert (tmp_path / "downloads" / file.key).read_bytes() == (data_dir / file.key).read_bytes()
 
 
 async def test_download_using_file_url(client, uploaded, data_dir, tmp_path):
@@ -247,7 +247,13 @@ async def test_download_multiple_files(client, uploaded, data_dir, tmp_path):
 
 
 async def test_parallel_download_with_connection_limiting(client, uploaded, data_dir, tmp_path):
+    for n in range(5):  # more files than the limit, so a limit that does nothing shows
+        (data_dir / f"extra-{n}.bin").write_bytes(bytes([n]) * 300_000)
+        await client.files.upload(
+            uploaded, key=f"extra-{n}.bin", metadata={}, source=data_dir / f"extra-{n}.bin"
+        )
     files = list(await client.files.list(uploaded))
+    assert len(files) == 8
     output_dir = str(tmp_path)
     with limit_connections(5) as limiter:
         tasks = [

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_guide_files.py by scripts/gen_sync.py: do not edit.
-# body-sha256: cd3d2008f329cdac6379346af8eb64a11449f6470eab4c489a1e04c4b058daa3
+# body-sha256: 4fdd41264079948d0c518e467f772d60182043f2287b042e82f726ec606bbed6
 """Every example of the Files API user guide, against the local repository.
 
 Each test follows the guide's code as closely as the test setting allows
@@ -207,13 +207,13 @@ def test_download_with_progress_bar(client, uploaded, data_dir, tmp_path):
     assert (tmp_path / "large-file.zip").read_bytes() == (data_dir / "results.pdf").read_bytes()
 
 
-def test_download_using_file_object(client, uploaded, tmp_path):
+def test_download_using_file_object(client, uploaded, data_dir, tmp_path):
     files = client.files.list(uploaded)
     file = files[0]
     client.files.download(
         file, f"{tmp_path}/downloads/{file.key}", progress=f"Downloading {file.key}"
     )
-    assert (tmp_path / "downloads" / file.key).stat().st_size == file.size
+    assert (tmp_path / "downloads" / file.key).read_bytes() == (data_dir / file.key).read_bytes()
 
 
 def test_download_using_file_url(client, uploaded, data_dir, tmp_path):
@@ -249,7 +249,13 @@ def test_download_multiple_files(client, uploaded, data_dir, tmp_path):
 
 
 def test_parallel_download_with_connection_limiting(client, uploaded, data_dir, tmp_path):
+    for n in range(5):  # more files than the limit, so a limit that does nothing shows
+        (data_dir / f"extra-{n}.bin").write_bytes(bytes([n]) * 300_000)
+        client.files.upload(
+            uploaded, key=f"extra-{n}.bin", metadata={}, source=data_dir / f"extra-{n}.bin"
+        )
     files = list(client.files.list(uploaded))
+    assert len(files) == 8
     output_dir = str(tmp_path)
     with limit_connections(5) as limiter:
         tasks = [
