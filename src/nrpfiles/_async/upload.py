@@ -79,15 +79,13 @@ class AsyncUploader:
         md5 = BackgroundJob(lambda: md5_of_source(source, size), name="nrpfiles-md5")
         sending = _Sending(source, size, md5)
         with open_progress(progress, total=size, description=key) as bar:
+            entry = None
             if parts is not None:
                 entry = await self._multipart(
                     files_url, key, metadata, sending, parts, bar, overwrite
                 )
                 if entry is None:  # part uploads refused: the repository takes local only
-                    overwrite = True
                     bar.reset_to(0)
-            else:
-                entry = None
             if entry is None:
                 entry = await self._local(files_url, key, metadata, sending, bar, overwrite)
         return entry

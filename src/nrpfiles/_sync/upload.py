@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/upload.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 642483ac1dbb393229f0ff192b181aab6dfd2fcda0d133f48ba33ba4d54512b3
+# body-sha256: 71e2bc3405e52eb1a90d3358e7c05a7dd2e2e8c7c5373c136166704828600f56
 """Uploads: local (L), multipart (M), url-fetch (F) and remote (R), verified and cleaned up."""
 
 from __future__ import annotations
@@ -81,15 +81,13 @@ class Uploader:
         md5 = BackgroundJob(lambda: md5_of_source(source, size), name="nrpfiles-md5")
         sending = _Sending(source, size, md5)
         with open_progress(progress, total=size, description=key) as bar:
+            entry = None
             if parts is not None:
                 entry = self._multipart(
                     files_url, key, metadata, sending, parts, bar, overwrite
                 )
                 if entry is None:  # part uploads refused: the repository takes local only
-                    overwrite = True
                     bar.reset_to(0)
-            else:
-                entry = None
             if entry is None:
                 entry = self._local(files_url, key, metadata, sending, bar, overwrite)
         return entry
