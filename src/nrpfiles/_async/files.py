@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -280,8 +281,8 @@ class AsyncFilesClient:
 
     @staticmethod
     def _sink_for(target: Any, key: str | None) -> DataSink:
-        if isinstance(target, (str, Path)) and not isinstance(target, DataSink):
-            text = str(target)
+        if isinstance(target, (str, os.PathLike)) and not is_url(target):
+            text = os.fspath(target)
             if key and (Path(text).is_dir() or text.endswith(("/", "\\"))):
                 return FileSink(path_inside(text, key))
         return as_sink(target)

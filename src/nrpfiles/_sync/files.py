@@ -1,9 +1,10 @@
 # Generated from src/nrpfiles/_async/files.py by scripts/gen_sync.py: do not edit.
-# body-sha256: dc3b401653d68855e037518d4c2aacb604e314a82b2e96a7713dbf89d2546ecd
+# body-sha256: 9416329bac50412123ed7f42c9d85007528a0e7f43d0301cf99186139018ec03
 """``client.files``: list, read, upload, download, update and delete the files of a record."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -282,8 +283,8 @@ class FilesClient:
 
     @staticmethod
     def _sink_for(target: Any, key: str | None) -> DataSink:
-        if isinstance(target, (str, Path)) and not isinstance(target, DataSink):
-            text = str(target)
+        if isinstance(target, (str, os.PathLike)) and not is_url(target):
+            text = os.fspath(target)
             if key and (Path(text).is_dir() or text.endswith(("/", "\\"))):
                 return FileSink(path_inside(text, key))
         return as_sink(target)
