@@ -9,13 +9,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
-from nrpfiles import AsyncClient, RetryPolicy
+from nrpfiles import AsyncClient
 from nrpfiles.errors import ConflictError, DoesNotExistError, PermissionDeniedError, ValidationError
 from nrpfiles.streams import MemorySink
-
-FAST_RETRIES = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.05)
+from tests._async.conftest import FAST_RETRIES
 
 METADATA = {
     "title": "Records test",
@@ -33,14 +31,6 @@ def md5(data: bytes) -> str:
 
 def metadata(**changes) -> dict:
     return {**copy.deepcopy(METADATA), **changes}
-
-
-@pytest_asyncio.fixture
-async def client(local_repository):
-    async with AsyncClient(
-        local_repository.url, token=local_repository.token, retry=FAST_RETRIES
-    ) as client:
-        yield client
 
 
 async def publish_new(client, title="Records test", data=b"hello"):

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_records_local.py by scripts/gen_sync.py: do not edit.
-# body-sha256: df970e83e7a1b4b72b8b8dc53374ee40a34e4022ba84c1d8563eaefd41af2ac9
+# body-sha256: 06d8cd3bbdb39305d68980d15173bc63262e814d66dd11e84dabfd0ec69f18b9
 """Records API against the local repository, and the guide's record-and-files workflows."""
 
 from __future__ import annotations
@@ -11,13 +11,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
-import pytest
 
-from nrpfiles import Client, RetryPolicy
+from nrpfiles import Client
 from nrpfiles.errors import ConflictError, DoesNotExistError, PermissionDeniedError, ValidationError
 from nrpfiles.streams import MemorySink
-
-FAST_RETRIES = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.05)
+from tests._sync.conftest import FAST_RETRIES
 
 METADATA = {
     "title": "Records test",
@@ -35,14 +33,6 @@ def md5(data: bytes) -> str:
 
 def metadata(**changes) -> dict:
     return {**copy.deepcopy(METADATA), **changes}
-
-
-@pytest.fixture
-def client(local_repository):
-    with Client(
-        local_repository.url, token=local_repository.token, retry=FAST_RETRIES
-    ) as client:
-        yield client
 
 
 def publish_new(client, title="Records test", data=b"hello"):
