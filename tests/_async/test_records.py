@@ -201,7 +201,8 @@ async def test_update_sends_what_was_read_with_if_match(client, respx_mock):
     record.metadata["title"] = "New title"
     updated = await client.records.update(record)
     request = route.calls.last.request
-    assert request.headers["If-Match"] == '"3"'
+    # InvenioRDM answers ETag "3" but parses If-Match as a bare integer.
+    assert request.headers["If-Match"] == "3"
     body = json.loads(request.content)
     assert body["metadata"]["title"] == "New title"
     assert body["unknown_field"] == {"kept": True}
@@ -215,6 +216,38 @@ async def test_lenient_update_keeps_field_errors(client, respx_mock):
     respx_mock.put(f"{RECORDS}/abc/draft").respond(200, json=draft_json(errors=errors))
     updated = await client.records.update(structure(draft_json(), Record))
     assert [str(e) for e in updated.errors] == ["metadata.publication_date: Invalid date."]
+
+
+@pytest.mark.parametrize(
+    ("etag", "sent"),
+    [('W/"3"', "3"), ('"abc-1"', '"abc-1"'), ('W/"x"', 'W/"x"'), ("7", "7")],
+)
+async def test_if_match_is_bare_only_for_revision_numbers(client, respx_mock, etag, sent):
+    route = respx_mock.put(f"{RECORDS}/abc/draft").respond(200, json=draft_json())
+    record = structure(draft_json(), Record)
+    record.etag = etag
+    await client.records.update(record)
+    assert route.calls.last.request.headers["If-Match"] == sent
+
+
+async def test_delete_of_a_record_read_with_an_etag_is_conditional(client, respx_mock):
+    route = respx_mock.delete(f"{RECORDS}/abc/draft").respond(204)
+    record = structure(draft_json(), Record)
+    record.etag = '"3"'
+    await client.records.delete(record)
+    assert route.calls.last.request.headers["If-Match"] == "3"
+    await client.records.delete("abc")
+    assert "If-Match" not in route.calls.last.request.headers
+
+
+async def test_delete_of_a_changed_draft_raises_conflict(client, respx_mock):
+    respx_mock.delete(f"{RECORDS}/abc/draft").respond(
+        412, json={"status": 412, "message": "Revision id provided(3) doesn't match record's one(5)"}
+    )
+    record = structure(draft_json(), Record)
+    record.etag = '"3"'
+    with pytest.raises(ConflictError, match="doesn't match"):
+        await client.records.delete(record)
 
 
 async def test_update_without_an_etag_sends_no_if_match(client, respx_mock):

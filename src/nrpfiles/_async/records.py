@@ -8,6 +8,7 @@ returned record's ``errors``; a strict one (publish) raises ``ValidationError``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 # Sent back by the server, never accepted from a client.
 _READ_ONLY_ON_UPDATE = ("errors",)
+_REVISION_ETAG = re.compile(r'(?:W/)?"(\d+)"')
 
 
 class AsyncRecordsClient:
@@ -77,7 +79,7 @@ class AsyncRecordsClient:
         body = unstructure(record)
         for name in _READ_ONLY_ON_UPDATE:
             body.pop(name, None)
-        headers = {"If-Match": record.etag} if record.etag else None
+        headers = if_match(record.etag)
         try:
             return await self._call("PUT", url, json=body, headers=headers)
         except ConflictError as conflict:
@@ -92,8 +94,13 @@ class AsyncRecordsClient:
             raise
 
     async def delete(self, draft: Any) -> None:
-        """Delete a draft: an unpublished record goes away, an edit is abandoned."""
-        await self._http.request("DELETE", await self._refs.draft(draft))
+        """Delete a draft: an unpublished record goes away, an edit is abandoned.
+
+        A ``Record`` read with an ETag is deleted only if unchanged since:
+        ``ConflictError`` otherwise. An id or URL deletes whatever is there.
+        """
+        etag = draft.etag if isinstance(draft, Record) else None
+        await self._http.request("DELETE", await self._refs.draft(draft), headers=if_match(etag))
 
     async def publish(self, draft: Any) -> Record:
         """Publish a draft and return the published record.
@@ -266,6 +273,19 @@ class AsyncDraftRecordsClient:
         url = await self._refs.user_records_url()
         async for record in self._records._scan(url, _query(q, size, sort, None, params)):
             yield record
+
+
+def if_match(etag: str | None) -> dict[str, str] | None:
+    """``If-Match`` for a record read with ``etag``, as the repository parses it.
+
+    InvenioRDM sends ``ETag: "4"`` but reads ``If-Match`` as a bare integer
+    and refuses the quoted form with 400; an ETag that is not a quoted
+    revision number is sent back untouched, as HTTP says.
+    """
+    if not etag:
+        return None
+    revision = _REVISION_ETAG.fullmatch(etag.strip())
+    return {"If-Match": revision[1] if revision else etag}
 
 
 def _record_from(body: Any, response: httpx.Response) -> Record:

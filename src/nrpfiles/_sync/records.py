@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/records.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 91b9e902a63f54b3f3458ffc1dc0e103e9a38c3b11458e13ec3f67cbe708754a
+# body-sha256: 33f7fe1c2852b2d008be51bd9eaec4c5a12eeca9f2231549fe0ec733cdd115ea
 """``client.records``: create, read, update, publish, edit and version records; search them.
 
 Records are given as :class:`~nrpfiles.models.Record` objects, as record URLs
@@ -10,6 +10,7 @@ returned record's ``errors``; a strict one (publish) raises ``ValidationError``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 # Sent back by the server, never accepted from a client.
 _READ_ONLY_ON_UPDATE = ("errors",)
+_REVISION_ETAG = re.compile(r'(?:W/)?"(\d+)"')
 
 
 class RecordsClient:
@@ -79,7 +81,7 @@ class RecordsClient:
         body = unstructure(record)
         for name in _READ_ONLY_ON_UPDATE:
             body.pop(name, None)
-        headers = {"If-Match": record.etag} if record.etag else None
+        headers = if_match(record.etag)
         try:
             return self._call("PUT", url, json=body, headers=headers)
         except ConflictError as conflict:
@@ -94,8 +96,13 @@ class RecordsClient:
             raise
 
     def delete(self, draft: Any) -> None:
-        """Delete a draft: an unpublished record goes away, an edit is abandoned."""
-        self._http.request("DELETE", self._refs.draft(draft))
+        """Delete a draft: an unpublished record goes away, an edit is abandoned.
+
+        A ``Record`` read with an ETag is deleted only if unchanged since:
+        ``ConflictError`` otherwise. An id or URL deletes whatever is there.
+        """
+        etag = draft.etag if isinstance(draft, Record) else None
+        self._http.request("DELETE", self._refs.draft(draft), headers=if_match(etag))
 
     def publish(self, draft: Any) -> Record:
         """Publish a draft and return the published record.
@@ -268,6 +275,19 @@ class DraftRecordsClient:
         url = self._refs.user_records_url()
         for record in self._records._scan(url, _query(q, size, sort, None, params)):
             yield record
+
+
+def if_match(etag: str | None) -> dict[str, str] | None:
+    """``If-Match`` for a record read with ``etag``, as the repository parses it.
+
+    InvenioRDM sends ``ETag: "4"`` but reads ``If-Match`` as a bare integer
+    and refuses the quoted form with 400; an ETag that is not a quoted
+    revision number is sent back untouched, as HTTP says.
+    """
+    if not etag:
+        return None
+    revision = _REVISION_ETAG.fullmatch(etag.strip())
+    return {"If-Match": revision[1] if revision else etag}
 
 
 def _record_from(body: Any, response: httpx.Response) -> Record:
