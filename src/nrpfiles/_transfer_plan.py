@@ -56,19 +56,32 @@ def choose_upload_transfer(requested: str, size: int, offered: tuple[str, ...]) 
 
 
 def upload_parts(size: int, transfer_metadata: Mapping[str, Any] | None) -> tuple[int, int]:
-    """(parts, part_size) for a multipart upload, within S3's limits unless overridden."""
+    """(parts, part_size) for a multipart upload, within S3's limits.
+
+    S3 refuses to complete an upload with a part under 5 MiB but the last, and
+    only says so at the commit: a ``part_size`` below that is refused here,
+    and ``parts`` alone gets as many parts as 5 MiB each allows.
+    """
     metadata = transfer_metadata or {}
     part_size = metadata.get("part_size")
     parts = metadata.get("parts")
     if part_size is not None:
         part_size = _positive_int("part_size", part_size)
+        if part_size < S3_MIN_PART_SIZE and size > part_size:
+            raise ValueError(
+                f"part_size={part_size} is under the {S3_MIN_PART_SIZE} bytes (5 MiB) "
+                "S3 storage requires of every part but the last"
+            )
     if parts is not None:
         parts = _positive_int("parts", parts)
+        if parts > S3_MAX_PARTS:
+            raise ValueError(f"{parts} parts is more than the {S3_MAX_PARTS} a repository accepts")
     if part_size is None and parts is None:
         part_size = max(DEFAULT_UPLOAD_PART_SIZE, math.ceil(size / S3_MAX_PARTS))
     if part_size is None:
         assert parts is not None
-        part_size = max(1, math.ceil(size / parts))
+        part_size = max(S3_MIN_PART_SIZE, math.ceil(size / parts))
+        parts = None  # the count follows from the part size
     computed = max(1, math.ceil(size / part_size))
     if parts is not None and parts != computed:
         raise ValueError(

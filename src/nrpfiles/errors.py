@@ -48,6 +48,9 @@ _SECRET_IN_TEXT = re.compile(r"(?i)\b(access_token|token)=[^&\s\"'<>]+")
 _HIDDEN_HTML = re.compile(r"(?is)<(head|script|style)\b.*?</\1\s*>")
 _TITLE = re.compile(r"(?is)<title\b[^>]*>(.*?)</title\s*>")
 _TAG = re.compile(r"(?s)<[^>]*>")
+# S3 answers errors as <Error><Code>AccessDenied</Code><Message>...</Message>...</Error>.
+_S3_ERROR = re.compile(r"(?s)<Error>.*?<Code>(.*?)</Code>")
+_S3_MESSAGE = re.compile(r"(?s)<Message>(.*?)</Message>")
 
 
 def _as_tuple(messages: Iterable[str]) -> tuple[str, ...]:
@@ -314,6 +317,12 @@ def _read_error_body(
             document = None
         else:
             return _read_error_document(document)
+    s3_error = _S3_ERROR.search(text[:_HTML_SCAN_CHARS])
+    if s3_error:
+        detail = _S3_MESSAGE.search(text[:_HTML_SCAN_CHARS])
+        code = html.unescape(s3_error.group(1)).strip()
+        message = f"{code}: {html.unescape(detail.group(1)).strip()}" if detail else code
+        return _one_line(message), (), ""
     if "html" in kind or text[:1] == "<":
         text = _html_text(text[:_HTML_SCAN_CHARS])
     return None, (), _snippet(text)

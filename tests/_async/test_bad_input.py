@@ -62,9 +62,10 @@ MULTIPART = "multipart"
         ("a", b"x" * 10, MULTIPART, {"parts": -2}, ValueError, "positive"),
         ("a", b"x" * 10, MULTIPART, {"part_size": "big"}, TypeError, "integer"),
         ("a", b"x" * 10, "auto", {"part_size": 0}, ValueError, "positive"),
-        ("a", b"x" * 10_001, MULTIPART, {"part_size": 1}, ValueError, "10000"),
+        ("a", b"x" * 10_001, MULTIPART, {"part_size": 1}, ValueError, "5 MiB"),
+        ("a", b"x" * 5 * MIB, MULTIPART, {"part_size": 5 * MIB - 1}, ValueError, "5 MiB"),
         ("a", b"x" * 10_001, MULTIPART, {"parts": 10_001}, ValueError, "10000"),
-        ("a", b"x" * 10, MULTIPART, {"parts": 3, "part_size": 2}, ValueError, "do not describe"),
+        ("a", b"x" * 10, MULTIPART, {"parts": 3, "part_size": 6 * MIB}, ValueError, "do not describe"),
     ],
 )
 async def test_bad_upload_input_is_refused_before_any_request(

@@ -280,8 +280,8 @@ async def test_a_local_upload_that_keeps_failing_says_why_and_leaves_nothing(
 async def test_a_multipart_upload_whose_parts_keep_breaking_leaves_nothing(
     impatient_client, local_repository, draft
 ):
-    data = random.Random(1).randbytes(6 * MIB)
-    options = {"part_size": 2 * MIB}
+    data = random.Random(1).randbytes(15 * MIB)
+    options = {"part_size": 5 * MIB}
     local_repository.faults.configure(cut_after_bytes=MIB, paths=r"/content/\d+$")
     with pytest.raises(RepositoryError) as caught:
         await impatient_client.files.upload(draft, "m.bin", {}, data, "multipart", options)

@@ -94,8 +94,8 @@ MOCK_FILES = f"{MOCK_ROOT}/api/records/abc/draft/files"
 
 
 async def test_part_urls_on_another_host_get_no_token(respx_mock):
-    data = bytes(range(256)) * (8 * MIB // 256)
-    part_size = 2 * MIB
+    data = bytes(range(256)) * (20 * MIB // 256)
+    part_size = 5 * MIB
     links = {"self": f"{MOCK_FILES}/big.bin", "commit": f"{MOCK_FILES}/big.bin/commit"}
     parts = [
         {"part": n, "url": f"{STORAGE}/upload/{n}?X-Signature=abc", "expiration": None}
@@ -228,7 +228,7 @@ async def test_no_token_in_logs_reprs_or_errors_through_a_fault_run(
         texts.append(repr(error))
 
     caplog.set_level(logging.DEBUG)
-    data = random.Random(9).randbytes(6 * MIB)
+    data = random.Random(9).randbytes(11 * MIB)
     async with AsyncClient(repo.url, token=token, retry=FAST) as client:
         texts += [repr(client), str(client), repr(client._http), repr(client.config)]
         draft = await client.records.create({"metadata": {"title": "Leak hunt"}})
@@ -239,7 +239,7 @@ async def test_no_token_in_logs_reprs_or_errors_through_a_fault_run(
         try:
             small = await client.files.upload(draft, "small.bin", {}, data[: MIB // 2])
             large = await client.files.upload(
-                draft, "large.bin", {}, data, "multipart", {"part_size": MIB // 2 * 3}
+                draft, "large.bin", {}, data, "multipart", {"part_size": 5 * MIB}
             )
             texts += [repr(small), repr(large)]
             await client.files.download(large, tmp_path / "large.bin", parts=3)

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_bad_input.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 2a83effbd21800c9f833926bbda2986b1c7330f8e15faaf3d91a3c9f957a1be2
+# body-sha256: eb911515e367a89f644895f8a569dbbf427044bf1170c2e1029112ad74b982bf
 """Bad input is refused with a clear error before any request reaches the repository.
 
 Each case runs on a client that has not talked to the repository yet, watched by
@@ -64,9 +64,10 @@ MULTIPART = "multipart"
         ("a", b"x" * 10, MULTIPART, {"parts": -2}, ValueError, "positive"),
         ("a", b"x" * 10, MULTIPART, {"part_size": "big"}, TypeError, "integer"),
         ("a", b"x" * 10, "auto", {"part_size": 0}, ValueError, "positive"),
-        ("a", b"x" * 10_001, MULTIPART, {"part_size": 1}, ValueError, "10000"),
+        ("a", b"x" * 10_001, MULTIPART, {"part_size": 1}, ValueError, "5 MiB"),
+        ("a", b"x" * 5 * MIB, MULTIPART, {"part_size": 5 * MIB - 1}, ValueError, "5 MiB"),
         ("a", b"x" * 10_001, MULTIPART, {"parts": 10_001}, ValueError, "10000"),
-        ("a", b"x" * 10, MULTIPART, {"parts": 3, "part_size": 2}, ValueError, "do not describe"),
+        ("a", b"x" * 10, MULTIPART, {"parts": 3, "part_size": 6 * MIB}, ValueError, "do not describe"),
     ],
 )
 def test_bad_upload_input_is_refused_before_any_request(

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_reliability.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 4802be7e4478a0d19da6d86293fbdcfaf1a6ca9af4355445d07c97208ae53abd
+# body-sha256: c62a32d7c09570601df9af28fec0872ffc8c2af8d2b4c1e2c8112ac930ce1b58
 """Nothing lost: transfers survive faults, fail cleanly when they cannot, and stop cleanly.
 
 The large runs print what the local repository injected (shown with ``-rA``) and
@@ -282,8 +282,8 @@ def test_a_local_upload_that_keeps_failing_says_why_and_leaves_nothing(
 def test_a_multipart_upload_whose_parts_keep_breaking_leaves_nothing(
     impatient_client, local_repository, draft
 ):
-    data = random.Random(1).randbytes(6 * MIB)
-    options = {"part_size": 2 * MIB}
+    data = random.Random(1).randbytes(15 * MIB)
+    options = {"part_size": 5 * MIB}
     local_repository.faults.configure(cut_after_bytes=MIB, paths=r"/content/\d+$")
     with pytest.raises(RepositoryError) as caught:
         impatient_client.files.upload(draft, "m.bin", {}, data, "multipart", options)

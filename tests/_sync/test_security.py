@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_security.py by scripts/gen_sync.py: do not edit.
-# body-sha256: f7f6fbc04f7f691997de4ad316d873a3d66270d116a41a6496c5174947073a23
+# body-sha256: 614002ebe271ce005355a2395325dba2030811e87f928371db2cd07dcbbb626f
 """Nothing leaked: the token stays with the repository's origin and out of every text."""
 
 from __future__ import annotations
@@ -96,8 +96,8 @@ MOCK_FILES = f"{MOCK_ROOT}/api/records/abc/draft/files"
 
 
 def test_part_urls_on_another_host_get_no_token(respx_mock):
-    data = bytes(range(256)) * (8 * MIB // 256)
-    part_size = 2 * MIB
+    data = bytes(range(256)) * (20 * MIB // 256)
+    part_size = 5 * MIB
     links = {"self": f"{MOCK_FILES}/big.bin", "commit": f"{MOCK_FILES}/big.bin/commit"}
     parts = [
         {"part": n, "url": f"{STORAGE}/upload/{n}?X-Signature=abc", "expiration": None}
@@ -230,7 +230,7 @@ def test_no_token_in_logs_reprs_or_errors_through_a_fault_run(
         texts.append(repr(error))
 
     caplog.set_level(logging.DEBUG)
-    data = random.Random(9).randbytes(6 * MIB)
+    data = random.Random(9).randbytes(11 * MIB)
     with Client(repo.url, token=token, retry=FAST) as client:
         texts += [repr(client), str(client), repr(client._http), repr(client.config)]
         draft = client.records.create({"metadata": {"title": "Leak hunt"}})
@@ -241,7 +241,7 @@ def test_no_token_in_logs_reprs_or_errors_through_a_fault_run(
         try:
             small = client.files.upload(draft, "small.bin", {}, data[: MIB // 2])
             large = client.files.upload(
-                draft, "large.bin", {}, data, "multipart", {"part_size": MIB // 2 * 3}
+                draft, "large.bin", {}, data, "multipart", {"part_size": 5 * MIB}
             )
             texts += [repr(small), repr(large)]
             client.files.download(large, tmp_path / "large.bin", parts=3)

@@ -187,6 +187,18 @@ def test_string_errors_become_part_of_the_message() -> None:
     assert both.message == "Upload failed. File upload transfer failed."
 
 
+def test_s3_xml_error_gives_its_code_and_message() -> None:
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+        b"<Message>Request has expired</Message><Resource>/bucket/key</Resource>"
+        b"<RequestId>1</RequestId></Error>"
+    )
+    error = from_response(403, body, "application/xml")
+    assert isinstance(error, PermissionDeniedError)
+    assert error.server_message == "AccessDenied: Request has expired"
+    assert str(error).endswith(": AccessDenied: Request has expired")
+
+
 def test_html_body_gives_its_visible_text() -> None:
     page = (
         b"<html><head><title>502 Bad Gateway</title><style>h1 {color: red}</style></head>\n"

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 08f1279bf12917a7133fd6c4f5b05a87ab69933a51ed676f74e2a0772eac58fb
+# body-sha256: 78d5a0f20193c0d6f91195628c5450bf4160b2312b6ed0a937900e8b5a3ab66c
 """Downloads: one stream or parallel ranges, resumed where they break, verified before publishing."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from contextlib import ExitStack
 import httpx
 
 from nrpfiles._sync.http import Http
-from nrpfiles._checksums import TrailingHasher, md5_checksum, verifiable_md5
+from nrpfiles._checksums import TrailingHasher, expected_checksum
 from nrpfiles._concurrency import (
     Job,
     gather,
@@ -21,7 +21,8 @@ from nrpfiles._concurrency import (
     stop_point,
 )
 from nrpfiles._transfer_plan import DEFAULT_PARALLEL_PARTS, download_ranges
-from nrpfiles.errors import ChecksumMismatchError, TransferError
+from nrpfiles._urls import same_origin
+from nrpfiles.errors import ChecksumMismatchError, PermissionDeniedError, TransferError
 from nrpfiles.limits import slot
 from nrpfiles.models import File
 from nrpfiles.progress import Progress, ProgressSpec, open_progress
@@ -73,15 +74,16 @@ class Downloader:
         url = file.links.content or (f"{file.links.self_}/content" if file.links.self_ else None)
         if url is None:
             raise ValueError(f"file {file.key!r} has no content link; read it from the repository")
-        expected = verifiable_md5(file.checksum)
+        expected = expected_checksum(file.checksum)
         if expected is None:
             logger.warning(
-                "%r has no MD5 checksum in the repository (%s): not verified",
+                "%r has no checksum the client can recompute in the repository (%s): "
+                "not verified",
                 file.key,
                 file.checksum or "none",
             )
         writer = sink.open(file.size)
-        hasher = TrailingHasher(writer.read_back) if expected else None
+        hasher = None if expected is None else TrailingHasher(writer.read_back, expected.new_digest())
         try:
             with open_progress(progress, total=file.size, description=file.key) as bar:
                 transfer = _Transfer(self._http, url, file, writer, spans, hasher, bar)
@@ -89,13 +91,13 @@ class Downloader:
             if hasher is not None and expected is not None:
                 total = transfer.total_written
                 actual = run_in_thread(lambda: hasher.hexdigest(total))
-                if actual != expected:
+                if actual != expected.value:
                     raise ChecksumMismatchError(
-                        f"{file.key!r} arrived with MD5 {actual}, the repository reports "
-                        f"{expected}; nothing was written to the target",
+                        f"{file.key!r} arrived with checksum {expected.written(actual)}, the "
+                        f"repository reports {file.checksum}; nothing was written to the target",
                         key=file.key,
-                        expected=md5_checksum(expected),
-                        actual=md5_checksum(actual),
+                        expected=expected.written(expected.value),
+                        actual=expected.written(actual),
                     )
             writer.commit()
         except BaseException:
@@ -199,7 +201,11 @@ class _Transfer:
                         self._consume(response, part)
                         if part.end is None:
                             part.end = part.position  # size unknown: the stream ended it
-            except _BROKEN_BODY as error:
+            except (*_BROKEN_BODY, PermissionDeniedError) as error:
+                if isinstance(error, PermissionDeniedError) and self._from_repository(error):
+                    raise
+                # A storage link refused (a presigned URL that expired): the next request
+                # asks the repository's link again, which redirects to a fresh one.
                 # Only breaks that gain nothing use up attempts: a long download over a
                 # flaky link may break many times and still get there.
                 failures = 1 if part.position > furthest else failures + 1
@@ -288,10 +294,11 @@ class _Transfer:
         else:
             hasher.advance(ranges[-1].position)
 
+    def _from_repository(self, error: PermissionDeniedError) -> bool:
+        return error.url is None or same_origin(httpx.URL(error.url), httpx.URL(self._url))
+
     def _log_break(self, part: _Range, error: BaseException) -> None:
+        reason = str(error) if isinstance(error, PermissionDeniedError) else type(error).__name__
         logger.warning(
-            "download of %r broke at byte %d (%s); resuming",
-            self._key,
-            part.position,
-            type(error).__name__,
+            "download of %r broke at byte %d (%s); resuming", self._key, part.position, reason
         )

@@ -1,0 +1,148 @@
+# Generated from src/nrpfiles/_async/upload_steps.py by scripts/gen_sync.py: do not edit.
+# body-sha256: f61328d849b62adf1d6658c950caba711f00a3a230a17a1d6217571c839f17d6
+"""What every upload type shares: the source being sent, its body, its checksums, cleanup."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from nrpfiles._checksums import ExpectedChecksum, md5_of_source, parted_md5_of_source
+from nrpfiles._concurrency import BackgroundJob, run_in_thread, stop_point
+from nrpfiles.errors import ChecksumMismatchError, RepositoryError, TransferError
+from nrpfiles.models import File, FilesList, structure
+from nrpfiles.progress import Progress
+from nrpfiles.streams import DataSource
+
+if TYPE_CHECKING:
+    from nrpfiles._sync.upload import Uploader
+
+_SEND_CHUNK = 4 << 20
+
+
+@attrs.frozen
+class Sending:
+    """What is being uploaded: the source, its size when planned, and its checksums in the making.
+
+    Each checksum is computed from its own reader on its own thread, beside the
+    sending: the MD5 always, and for a multipart upload also the composite
+    S3 computes over its parts, so a ``multipart:`` checksum can be verified.
+    """
+
+    source: DataSource
+    size: int
+    md5: BackgroundJob[str]
+    part_size: int | None = None
+    parted: BackgroundJob[str] | None = None
+
+    @classmethod
+    def start(cls, source: DataSource, size: int, part_size: int | None) -> Sending:
+        md5 = BackgroundJob(lambda: md5_of_source(source, size), name="nrpfiles-md5")
+        if part_size is None:
+            return cls(source, size, md5)
+        parted = BackgroundJob(
+            lambda: parted_md5_of_source(source, size, part_size), name="nrpfiles-md5-parts"
+        )
+        return cls(source, size, md5, part_size, parted)
+
+    def hashed(self) -> None:
+        self.md5.result()
+        if self.parted is not None:
+            self.parted.result()
+
+    def digest_like(self, expected: ExpectedChecksum) -> str:
+        """What the sent bytes give under the algorithm that made ``expected``."""
+        if expected.part_size is None:
+            return self.md5.result()
+        if self.parted is not None and expected.part_size == self.part_size:
+            return self.parted.result()
+        part_size = expected.part_size
+        return run_in_thread(
+            lambda: parted_md5_of_source(self.source, self.size, part_size)
+        )
+
+
+class CleanupOnFailure:
+    """On failure, delete the unfinished entry and say so in the error."""
+
+    def __init__(self, uploader: Uploader, entry: File) -> None:
+        self._uploader = uploader
+        self._entry = entry
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, error: BaseException | None, tb: Any) -> None:
+        if error is None or isinstance(error, ChecksumMismatchError):
+            return
+        removed = self._uploader.remove(self._entry)
+        if isinstance(error, RepositoryError):
+            error.message += (
+                f"; the unfinished file {self._entry.key!r} was removed from the draft"
+                if removed
+                else f"; the unfinished file {self._entry.key!r} could not be removed"
+            )
+
+
+class Body:
+    """The bytes of one request, as a factory: a retry calls it again and starts over."""
+
+    def __init__(self, source: DataSource, offset: int, length: int, bar: Progress) -> None:
+        self._source, self._offset, self._length, self._bar = source, offset, length, bar
+        self._sent = 0
+
+    def __call__(self) -> Iterator[bytes]:
+        if self._sent:
+            self._bar.advance(-self._sent)  # the failed attempt's bytes go again
+            self._sent = 0
+        return self._chunks()
+
+    def _chunks(self) -> Iterator[bytes]:
+        chunks = self._source.iter_chunks(self._offset, self._length, chunk_size=_SEND_CHUNK)
+        while True:
+            # A read from a slow disk must not stall the event loop of an asyncio service.
+            chunk = run_in_thread(lambda: next(chunks, None))
+            if chunk is None:
+                return
+            stop_point()
+            yield chunk
+            self._sent += len(chunk)
+            self._bar.advance(len(chunk))
+
+
+def raise_for_failed_transfer(body: Any, key: str) -> None:
+    """InvenioRDM can answer 200 with ``"errors": "File upload transfer failed."``."""
+    if isinstance(body, (bytes, bytearray)):
+        if b'"errors"' not in body:
+            return
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return
+    if isinstance(body, dict) and isinstance(body.get("errors"), str):
+        raise TransferError(f"the repository reports for {key!r}: {body['errors']}", key=key)
+
+
+def entry_of(files_list: Any, key: str) -> File | None:
+    """One entry of a files list, structured alone.
+
+    The repository answers a file's creation with the list of all the record's
+    files; turning every entry into a model would make each of a thousand
+    small uploads slower than the one before.
+    """
+    entries = files_list.get("entries") if isinstance(files_list, dict) else None
+    if not isinstance(entries, list):
+        return structure(files_list, FilesList).get(key)  # let the model report the shape
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("key") == key:
+            return structure(entry, File)
+    return None
+
+
+def entry_url(entry: File) -> str:
+    if not entry.links.self_:
+        raise TransferError(f"the repository gave no link for {entry.key!r}", key=entry.key)
+    return entry.links.self_
