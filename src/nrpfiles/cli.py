@@ -25,13 +25,23 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", default=None, help="token of the first user (default: new)")
     parser.add_argument(
         "--transfers",
-        default="L,M,F,R",
-        help="comma-separated transfer types to allow, of L, M, F, R",
+        default="L,M",
+        help="comma-separated transfer types users may create, of L, M, F, R "
+        "(default: L,M, as InvenioRDM allows ordinary users)",
     )
-    parser.add_argument(
-        "--no-ranges",
+    ranges = parser.add_mutually_exclusive_group()
+    ranges.add_argument(
+        "--ranges",
+        dest="ranges",
         action="store_true",
-        help="ignore Range headers, as many deployments do",
+        default=False,
+        help="honour Range headers (InvenioRDM's FILES_REST_ALLOW_RANGE_REQUESTS)",
+    )
+    ranges.add_argument(
+        "--no-ranges",
+        dest="ranges",
+        action="store_false",
+        help="answer Range requests with the whole file (the default, as InvenioRDM does)",
     )
     parser.add_argument(
         "--storage-redirect",
@@ -43,7 +53,8 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         default=None,
         metavar="DOMAIN",
-        help="domains url-fetch (F) transfers may fetch from (default: 127.0.0.1 localhost)",
+        help="domains url-fetch (F) and remote (R) files may point at "
+        "(default: 127.0.0.1 localhost)",
     )
     parser.add_argument("--page-size", type=int, default=25, help="default search page size")
     parser.add_argument(
@@ -52,6 +63,48 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
         default=100,
         help="files one record may hold (InvenioRDM's default is 100)",
     )
+    parser.add_argument(
+        "--max-file-size",
+        type=_size,
+        default=DEFAULT_LIMIT,
+        metavar="BYTES",
+        help="largest file a whole-content upload may send, 0 for no limit (default: 10 GB)",
+    )
+    parser.add_argument(
+        "--bucket-quota",
+        type=_size,
+        default=DEFAULT_LIMIT,
+        metavar="BYTES",
+        help="bytes one draft's files may hold, 0 for no limit (default: 10 GB)",
+    )
+    parser.add_argument(
+        "--checksum-delay",
+        type=float,
+        default=0.5,
+        metavar="SECONDS",
+        help="how long after commit a multipart file's checksum appears (default: 0.5)",
+    )
+    parser.add_argument(
+        "--well-known",
+        action="store_true",
+        help="also serve NRP's /.well-known/repository document",
+    )
+    parser.add_argument(
+        "--no-csrf",
+        dest="csrf",
+        action="store_false",
+        help="do not check cookie-carrying requests for a CSRF token",
+    )
+
+
+DEFAULT_LIMIT = 10 * 10**9
+
+
+def _size(text: str) -> int | None:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("a size is 0 (no limit) or more bytes")
+    return value or None
 
 
 def _run_serve(args: argparse.Namespace) -> int:
@@ -64,11 +117,16 @@ def _run_serve(args: argparse.Namespace) -> int:
         port=args.port,
         token=args.token,
         transfers=transfers,
-        ranges=not args.no_ranges,
+        ranges=args.ranges,
         storage_redirect=args.storage_redirect,
         fetch_allowed_domains=tuple(args.fetch_allow or ("127.0.0.1", "localhost")),
         page_size=args.page_size,
         max_files=args.max_files,
+        max_file_size=args.max_file_size,
+        bucket_quota=args.bucket_quota,
+        checksum_delay=args.checksum_delay,
+        well_known=args.well_known,
+        csrf=args.csrf,
     )
     # a service manager's SIGTERM stops the repository as cleanly as Ctrl-C does
     signal.signal(signal.SIGTERM, _interrupt)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import Any
 
 import httpx
+import pytest
 
 from nrpfiles.testing import LocalRepository
 
-from .conftest import client_for, published_record
+from .conftest import OCTET, client_for, create_draft, published_record, upload
 
 DATA = bytes(range(256)) * 4  # 1024 bytes
 
@@ -27,18 +29,32 @@ def test_content_headers(api: httpx.Client, repo: LocalRepository) -> None:
     assert response.headers["Content-Length"] == "1024"
     assert response.headers["ETag"] == f'"md5:{md5}"'
     assert response.headers["Content-MD5"] == md5
-    assert response.headers["Accept-Ranges"] == "bytes"
     assert response.headers["Last-Modified"].endswith("GMT")
-    assert response.headers["Content-Disposition"] == 'attachment; filename="data.bin"'
+    assert response.headers["Cache-Control"] == "no-cache"
+    assert response.headers["Content-Disposition"] == "attachment; filename=data.bin"
     assert response.headers["Content-Type"] == "application/octet-stream"
+    assert response.headers["Content-Security-Policy"] == "default-src 'none';"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "deny"
     head = httpx.head(url)
     assert head.status_code == 200 and head.content == b""
     assert head.headers["Content-Length"] == "1024"
-    assert head.headers["Accept-Ranges"] == "bytes"
 
 
-def test_ranges(api: httpx.Client, repo: LocalRepository) -> None:
+def test_ranges_are_off_by_default(api: httpx.Client, repo: LocalRepository) -> None:
+    """InvenioRDM leaves FILES_REST_ALLOW_RANGE_REQUESTS off: the whole body, always."""
     url = content_url(repo, published_record(api, {"data.bin": DATA}))
+    response = httpx.get(url, headers={"Range": "bytes=0-9"})
+    assert response.status_code == 200 and response.content == DATA
+    assert "Accept-Ranges" not in response.headers
+    assert "Accept-Ranges" not in httpx.head(url).headers
+
+
+def test_ranges(local_repository_factory: Any) -> None:
+    repo = local_repository_factory(ranges=True)
+    with client_for(repo) as api:
+        url = content_url(repo, published_record(api, {"data.bin": DATA}))
+    assert httpx.head(url).headers["Accept-Ranges"] == "bytes"
     part = httpx.get(url, headers={"Range": "bytes=10-19"})
     assert part.status_code == 206 and part.content == DATA[10:20]
     assert part.headers["Content-Range"] == "bytes 10-19/1024"
@@ -59,6 +75,37 @@ def test_ranges(api: httpx.Client, repo: LocalRepository) -> None:
     assert same.status_code == 206
     changed = httpx.get(url, headers={"Range": "bytes=0-9", "If-Range": '"md5:other"'})
     assert changed.status_code == 200
+    stale = httpx.get(url, headers={"If-Match": '"md5:0000"', "Range": "bytes=0-1"})
+    assert stale.status_code == 412
+
+
+@pytest.mark.parametrize(
+    ("key", "content_type", "disposition"),
+    [
+        ("notes.txt", "text/plain; charset=utf-8", "inline"),
+        ("data.json", "text/plain; charset=utf-8", "inline"),
+        ("table.csv", "text/plain; charset=utf-8", "inline"),
+        ("page.html", "text/plain; charset=utf-8", "inline"),
+        ("doc.xml", "text/plain; charset=utf-8", "inline"),
+        ("README", "text/plain; charset=utf-8", "inline"),
+        ("photo.png", "image/png", "inline"),
+        ("paper.pdf", "application/octet-stream", "attachment; filename=paper.pdf"),
+        ("my file.zip", "application/octet-stream", 'attachment; filename="my file.zip"'),
+        (
+            "d\u00fcrer.bin",
+            "application/octet-stream",
+            "attachment; filename=durer.bin; filename*=UTF-8''d%C3%BCrer.bin",
+        ),
+    ],
+)
+def test_content_types_are_sanitized(
+    api: httpx.Client, repo: LocalRepository, key: str, content_type: str, disposition: str
+) -> None:
+    """As invenio-files-rest serves user files: nothing a browser would render or run."""
+    record = published_record(api, {key: b"<b>hi</b>"})
+    response = httpx.get(content_url(repo, record, key))
+    assert response.headers["Content-Type"] == content_type
+    assert response.headers["Content-Disposition"] == disposition
 
 
 def test_conditional_requests(api: httpx.Client, repo: LocalRepository) -> None:
@@ -77,49 +124,62 @@ def test_conditional_requests(api: httpx.Client, repo: LocalRepository) -> None:
     assert stale.status_code == 412
 
 
-def test_ranges_switched_off(local_repository_factory: Any) -> None:
-    repo = local_repository_factory(ranges=False)
-    with client_for(repo) as api:
-        url = content_url(repo, published_record(api, {"data.bin": DATA}))
-    response = httpx.get(url, headers={"Range": "bytes=0-9"})
-    assert response.status_code == 200 and response.content == DATA
-    assert "Accept-Ranges" not in response.headers
-    assert "Accept-Ranges" not in httpx.head(url).headers
-
-
 def test_storage_redirect(local_repository_factory: Any) -> None:
+    """Downloads redirect to a storage that answers as S3 does behind a presigned URL."""
     repo = local_repository_factory(storage_redirect=True)
     with client_for(repo) as api:
         record = published_record(api, {"dir/data.bin": DATA})
         redirect = api.get(f"/records/{record['id']}/files/dir/data.bin/content")
     assert redirect.status_code == 302
     location = redirect.headers["Location"]
+    assert redirect.text == location
     assert repo.storage_url is not None and location.startswith(repo.storage_url)
     assert httpx.URL(location).port != httpx.URL(repo.url).port
     assert repo.token not in location
     stored = httpx.get(location)
     assert stored.status_code == 200 and stored.content == DATA
-    assert stored.headers["ETag"] == f'"md5:{hashlib.md5(DATA).hexdigest()}"'
-    ranged = httpx.get(location, headers={"Range": "bytes=-4"})
+    assert stored.headers["ETag"] == f'"{hashlib.md5(DATA).hexdigest()}"'  # S3's bare md5
+    ranged = httpx.get(location, headers={"Range": "bytes=-4"})  # storage honours ranges
     assert ranged.status_code == 206 and ranged.content == DATA[-4:]
+    assert httpx.head(location).status_code == 403  # signed for GET only
     assert repo.token_violations == 0
     with_token = httpx.get(location, headers={"Authorization": f"Bearer {repo.token}"})
     assert with_token.status_code == 400
+    assert "<Code>InvalidArgument</Code>" in with_token.text
     assert httpx.get(location + f"&access_token={repo.token}").status_code == 400
     assert repo.token_violations == 2
-    tampered = location.replace("signature=", "signature=0")
-    assert httpx.get(tampered).status_code == 403
+    tampered = httpx.get(location.replace("signature=", "signature=0"))
+    assert tampered.status_code == 403
+    assert "<Code>SignatureDoesNotMatch</Code>" in tampered.text
     followed = httpx.get(content_url(repo, record, "dir/data.bin"), follow_redirects=True)
     assert followed.content == DATA
 
 
-def test_draft_content_needs_owner(api: httpx.Client, anonymous: httpx.Client) -> None:
-    from .conftest import create_draft, upload
+def test_expired_storage_url(local_repository_factory: Any, monkeypatch: Any) -> None:
+    repo = local_repository_factory(storage_redirect=True)
+    with client_for(repo) as api:
+        record = published_record(api, {"data.bin": DATA})
+        location = api.get(f"/records/{record['id']}/files/data.bin/content").headers["Location"]
+    later = time.time() + 61
+    monkeypatch.setattr(time, "time", lambda: later)
+    expired = httpx.get(location)
+    assert expired.status_code == 403
+    assert "<Code>AccessDenied</Code><Message>Request has expired</Message>" in expired.text
 
+
+def test_draft_content_needs_owner(api: httpx.Client, anonymous: httpx.Client) -> None:
     draft = create_draft(api)
     upload(api, draft["id"], "a.txt", b"draft bytes")
     url = f"/records/{draft['id']}/draft/files/a.txt/content"
     assert api.get(url).content == b"draft bytes"
-    assert anonymous.get(url).status_code == 401
-    api.post(f"/records/{draft['id']}/draft/files", json=[{"key": "pending.txt"}])
-    assert api.get(f"/records/{draft['id']}/draft/files/pending.txt/content").status_code == 404
+    assert anonymous.get(url).status_code == 403
+
+
+def test_pending_content_is_not_readable(api: httpx.Client) -> None:
+    draft = create_draft(api)
+    base = f"/records/{draft['id']}/draft/files"
+    api.post(base, json=[{"key": "pending.txt"}])
+    api.put(f"{base}/pending.txt/content", content=b"staged", headers=OCTET)
+    refused = api.get(f"{base}/pending.txt/content")
+    assert refused.status_code == 403
+    assert refused.json() == {"status": 403, "message": "Permission denied."}

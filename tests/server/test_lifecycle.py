@@ -48,7 +48,7 @@ def test_given_token_replaces_the_stored_one(tmp_path: Path) -> None:
         assert repo.token == "first-token"
     with LocalRepository(data_dir=tmp_path, token="second-token") as repo:
         assert client_for(repo, "second-token").get("/user/records").status_code == 200
-        assert client_for(repo, "first-token").get("/user/records").status_code == 401
+        assert client_for(repo, "first-token").get("/user/records").status_code == 403
 
 
 def test_temporary_data_dir_is_removed() -> None:
@@ -69,9 +69,20 @@ def test_reset_keeps_users(repo: LocalRepository, api: httpx.Client) -> None:
     assert list((repo.data_dir / "content").iterdir()) == []
 
 
-def test_discovery(repo: LocalRepository) -> None:
+def test_discovery_as_plain_invenio_rdm(repo: LocalRepository) -> None:
+    """By default it is found as InvenioRDM 14 is: by its home page, with no NRP document."""
+    assert httpx.get(f"{repo.url}/.well-known/repository").status_code == 404
+    assert httpx.get(f"{repo.api_url}/models").status_code == 404
+    home = httpx.get(repo.url + "/")
+    assert home.status_code == 200
+    assert '<meta name="generator" content="InvenioRDM 14.0">' in home.text
+
+
+def test_discovery_with_the_nrp_document(local_repository_factory: Any) -> None:
+    repo = local_repository_factory(well_known=True)
     document = httpx.get(f"{repo.url}/.well-known/repository").json()
-    assert document["transfers"] == ["L", "M", "F", "R"]
+    assert document["transfers"] == ["L", "M"]
+    assert document["invenio_version"] == "14.0"
     assert document["links"]["api"] == repo.api_url
     assert document["links"]["records"] == f"{repo.api_url}/records"
     assert document["links"]["drafts"] == f"{repo.api_url}/user/records"
@@ -81,9 +92,7 @@ def test_discovery(repo: LocalRepository) -> None:
     assert models[0]["metadata"] is True
     assert set(models[0]["links"]) == {"records", "drafts", "deposit", "html"}
     assert models[0]["content_types"][0]["can_deposit"] is True
-    home = httpx.get(repo.url + "/")
-    assert home.status_code == 200
-    assert '<meta name="generator" content="InvenioRDM 13.0">' in home.text
+    assert "InvenioRDM 14.0" in httpx.get(repo.url + "/").text
 
 
 def test_fixtures(
@@ -101,22 +110,39 @@ def test_fixtures(
 
 
 def test_cli_arguments() -> None:
-    args = build_parser().parse_args(
+    parser = build_parser()
+    defaults = parser.parse_args(["serve"])
+    assert defaults.transfers == "L,M" and defaults.ranges is False
+    assert defaults.max_file_size == defaults.bucket_quota == 10 * 10**9
+    assert defaults.checksum_delay == 0.5
+    assert defaults.well_known is False and defaults.csrf is True
+    args = parser.parse_args(
         [
             "serve",
             "--port",
             "0",
             "--transfers",
-            "L,M",
-            "--no-ranges",
+            "L,M,F",
+            "--ranges",
             "--storage-redirect",
             "--fetch-allow",
             "example.org",
             "localhost",
+            "--max-file-size",
+            "0",
+            "--bucket-quota",
+            "1000",
+            "--checksum-delay",
+            "0",
+            "--well-known",
+            "--no-csrf",
         ]
     )
-    assert args.port == 0 and args.transfers == "L,M" and args.no_ranges
+    assert args.port == 0 and args.transfers == "L,M,F" and args.ranges is True
     assert args.storage_redirect and args.fetch_allow == ["example.org", "localhost"]
+    assert args.max_file_size is None and args.bucket_quota == 1000  # 0: no limit
+    assert args.checksum_delay == 0 and args.well_known and args.csrf is False
+    assert parser.parse_args(["serve", "--no-ranges"]).ranges is False  # the default, said
 
 
 def test_serve_in_another_process(tmp_path: Path) -> None:
@@ -132,7 +158,9 @@ def test_serve_in_another_process(tmp_path: Path) -> None:
         "--data-dir",
         str(tmp_path),
         "--transfers",
-        "L,M",
+        "L",
+        "--well-known",
+        "--ranges",
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
@@ -142,7 +170,7 @@ def test_serve_in_another_process(tmp_path: Path) -> None:
         assert process.stdout.readline().split()[-1] == url + "/api"
         assert process.stdout.readline().split()[-1] == "cli-token"
         headers = {"Authorization": "Bearer cli-token"}
-        assert httpx.get(f"{url}/.well-known/repository").json()["transfers"] == ["L", "M"]
+        assert httpx.get(f"{url}/.well-known/repository").json()["transfers"] == ["L"]
         httpx.post(f"{url}/_local/faults", json={"error_rate": 1.0}, headers=headers)
         assert httpx.get(f"{url}/api/records").status_code == 503
     finally:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from nrpfiles.testing import LocalRepository
 
-from .conftest import METADATA, client_for, create_draft, published_record, upload
+from .conftest import METADATA, OCTET, client_for, create_draft, published_record, upload
 
 
 def test_create_is_lenient_and_reports_errors(api: httpx.Client, repo: LocalRepository) -> None:
@@ -33,13 +35,27 @@ def test_read_update_and_if_match(api: httpx.Client) -> None:
     read = api.get(url)
     assert read.status_code == 200 and read.json()["metadata"]["title"] == METADATA["title"]
     revision = read.json()["revision_id"]
-    stale = api.put(url, json={"metadata": METADATA}, headers={"If-Match": '"999"'})
+    assert read.headers["ETag"] == f'"{revision}"'  # quoted, as HTTP has it...
+    # ...but If-Match is read as a bare integer, so the ETag sent back is refused
+    for echoed in (read.headers["ETag"], f'W/"{revision}"'):
+        refused = api.put(url, json={"metadata": METADATA}, headers={"If-Match": echoed})
+        assert refused.status_code == 400
+        assert refused.json() == {
+            "status": 400,
+            "message": "A validation error occurred.",
+            "errors": [{"field": "if_match", "messages": ["Not a valid integer."]}],
+        }
+    stale = api.put(url, json={"metadata": METADATA}, headers={"If-Match": "999"})
     assert stale.status_code == 412
-    assert stale.json()["status"] == 412
+    assert stale.json() == {
+        "status": 412,
+        "message": f"Revision id provided(999) doesn't match record's one({revision})",
+    }
+    assert api.get(url).json()["revision_id"] == revision  # refused changes leave no trace
     updated = api.put(
         url,
         json={"metadata": {**METADATA, "title": "No"}},
-        headers={"If-Match": f'"{revision}"'},
+        headers={"If-Match": str(revision)},
     )
     assert updated.status_code == 200
     assert updated.json()["revision_id"] == revision + 1
@@ -56,11 +72,23 @@ def test_read_update_and_if_match(api: httpx.Client) -> None:
     ]
 
 
+def test_if_match_is_checked_before_the_caller(api: httpx.Client, repo: LocalRepository) -> None:
+    """InvenioRDM parses the header first, then resolves, compares, and only then asks who."""
+    draft = create_draft(api)
+    url = f"{repo.api_url}/records/{draft['id']}/draft"
+    assert httpx.put(url, json={}, headers={"If-Match": '"1"'}).status_code == 400
+    assert httpx.put(url, json={}, headers={"If-Match": "9"}).status_code == 412
+    assert httpx.put(url, json={}, headers={"If-Match": "1"}).status_code == 403
+    missing = f"{repo.api_url}/records/aaaaa-bbbbb/draft"
+    assert httpx.delete(missing, headers={"If-Match": "1"}).status_code == 404
+
+
 def test_delete_draft(api: httpx.Client) -> None:
     draft = create_draft(api)
     url = f"/records/{draft['id']}/draft"
-    assert api.delete(url, headers={"If-Match": '"7"'}).status_code == 412
-    response = api.delete(url)
+    assert api.delete(url, headers={"If-Match": "7"}).status_code == 412
+    assert api.delete(url, headers={"If-Match": '"1"'}).status_code == 400
+    response = api.delete(url, headers={"If-Match": "1"})
     assert response.status_code == 204 and response.content == b""
     missing = api.get(url)
     assert missing.status_code == 404
@@ -118,6 +146,10 @@ def test_publish_and_read(
     assert read.status_code == 200
     assert read.headers["ETag"] == f'"{record["revision_id"]}"'
     assert api.get(f"/records/{record['id']}/draft").status_code == 404
+    # the draft is gone once published: publishing it again finds nothing
+    again = api.post(f"/records/{record['id']}/draft/actions/publish")
+    assert again.status_code == 404
+    assert again.json() == {"status": 404, "message": "The persistent identifier does not exist."}
 
 
 def test_unpublished_record_is_not_registered(api: httpx.Client) -> None:
@@ -135,22 +167,62 @@ def test_edit_published_locks_files(api: httpx.Client) -> None:
     assert draft["is_published"] is True and draft["is_draft"] is True
     assert list(draft["files"]["entries"]) == ["data.bin"]
     files = f"/records/{record['id']}/draft/files"
+    publish = f"/records/{record['id']}/draft/actions/publish"
     locked = {"status": 403, "message": "Bucket is locked for modifications."}
-    assert api.post(files, json=[{"key": "new.txt"}]).json() == locked
     assert api.delete(f"{files}/data.bin").json() == locked
     assert api.delete(files).status_code == 403
+    multipart = {"key": "m.bin", "size": 4, "transfer": {"type": "M", "parts": 1, "part_size": 4}}
+    assert api.post(files, json=[multipart]).json() == locked
+    # a local entry holds no object yet, so it is created; its content is what is refused
+    assert api.post(files, json=[{"key": "new.txt"}]).status_code == 201
+    content = api.put(f"{files}/new.txt/content", content=b"new", headers=OCTET)
+    assert content.status_code == 403 and content.json() == locked
+    assert api.get(f"{files}/new.txt").json()["status"] == "pending"
+    blocked = api.post(publish)  # the pending entry left behind blocks publishing...
+    assert blocked.status_code == 400 and blocked.json()["errors"][0]["field"] == "files"
+    assert api.delete(f"{files}/new.txt").status_code == 204  # ...until it is deleted
     meta = api.put(f"{files}/data.bin", json={"metadata": {"description": "ok"}})
     assert meta.status_code == 200
     new_title = {**METADATA, "title": "Edited title"}
     assert (
         api.put(f"/records/{record['id']}/draft", json={"metadata": new_title}).status_code == 200
     )
-    published = api.post(f"/records/{record['id']}/draft/actions/publish")
+    published = api.post(publish)
     assert published.status_code == 202
     assert published.json()["metadata"]["title"] == "Edited title"
     assert published.json()["revision_id"] == record["revision_id"] + 1
     content = api.get(f"/records/{record['id']}/files/data.bin/content")
     assert content.content == b"0123456789"
+
+
+def test_record_file_entries_are_shaped_as_invenio_rdm_shapes_them(api: httpx.Client) -> None:
+    draft = create_draft(api)
+    base = f"/records/{draft['id']}/draft/files"
+    upload(api, draft["id"], "table.csv", b"a,b\n1,2\n")
+    api.put(f"{base}/table.csv", json={"metadata": {"description": "d", "type": "table"}})
+    api.post(base, json=[{"key": "later.bin"}])
+    entries = api.get(f"/records/{draft['id']}/draft").json()["files"]["entries"]
+    committed = entries["table.csv"]
+    assert list(committed) == [
+        "id",
+        "checksum",
+        "ext",
+        "size",
+        "mimetype",
+        "storage_class",
+        "key",
+        "metadata",
+        "access",
+    ]
+    listed = api.get(f"{base}/table.csv").json()
+    assert committed["id"] == listed["file_id"]
+    assert committed["checksum"] == listed["checksum"] and committed["size"] == 8
+    assert committed["ext"] == "csv" and committed["mimetype"] == "text/csv"
+    assert committed["storage_class"] == "L"
+    assert committed["metadata"] == {"type": "table"}  # only the fields RDM's schema knows
+    assert committed["access"] == {"hidden": False}
+    # a pending local entry has no object yet: only what the entry itself says
+    assert entries["later.bin"] == {"key": "later.bin", "metadata": {}, "access": {"hidden": False}}
 
 
 def test_new_version_and_files_import(api: httpx.Client) -> None:
@@ -224,26 +296,59 @@ def test_user_records(api: httpx.Client, anonymous: httpx.Client, repo: LocalRep
     assert {hit["is_draft"] for hit in mine["hits"]["hits"]} == {True, False}
     with client_for(repo, repo.add_user("bob")) as bob:
         assert bob.get("/user/records").json()["hits"]["total"] == 0
-    assert anonymous.get("/user/records").status_code == 401
+    assert anonymous.get("/user/records").status_code == 403
 
 
-def test_auth(api: httpx.Client, anonymous: httpx.Client, repo: LocalRepository) -> None:
+def test_auth(api: httpx.Client, repo: LocalRepository) -> None:
+    """No 401 anywhere: a missing or unknown token is anonymous, and anonymous is refused."""
     draft = create_draft(api)
-    url = f"/records/{draft['id']}/draft"
-    unauthorized = anonymous.get(url)
-    assert unauthorized.status_code == 401
-    assert unauthorized.json()["status"] == 401
-    assert anonymous.post("/records", json={"metadata": {}}).status_code == 401
-    bad = client_for(repo, "not-a-token")
-    assert bad.get(url).status_code == 401
+    url = f"{repo.api_url}/records/{draft['id']}/draft"
+    denied = {"status": 403, "message": "Permission denied."}
+    unknown = {"Authorization": "Bearer not-a-token"}
+    for headers in ({}, unknown):
+        refused = httpx.get(url, headers=headers)
+        assert refused.status_code == 403 and refused.json() == denied
+        created = httpx.post(f"{repo.api_url}/records", json={"metadata": {}}, headers=headers)
+        assert created.status_code == 403 and created.json() == denied
+        assert httpx.get(f"{repo.api_url}/user/records", headers=headers).status_code == 403
+    record = published_record(api)
+    public = httpx.get(f"{repo.api_url}/records/{record['id']}", headers=unknown)
+    assert public.status_code == 200  # an unknown token reads what anonymous may read
     with client_for(repo, repo.add_user("mallory")) as other:
-        denied = other.get(url)
-        assert denied.status_code == 403
-        assert denied.json() == {"status": 403, "message": "Permission denied."}
+        refused = other.get(url)
+        assert refused.status_code == 403 and refused.json() == denied
         assert other.get(f"{url}/files").status_code == 403
         assert other.post(f"{url}/actions/publish").status_code == 403
-    by_query = anonymous.get(url, params={"access_token": repo.token})
+    by_query = httpx.get(url, params={"access_token": repo.token})
     assert by_query.status_code == 200
+
+
+def test_cookies_without_a_token_need_a_csrf_token(repo: LocalRepository) -> None:
+    """The home page hands out cookies; a change carrying them needs a token or a CSRF echo."""
+    with httpx.Client(base_url=repo.api_url) as browser:
+        home = browser.get(repo.url + "/")
+        assert {"session", "csrftoken"} <= set(home.cookies)
+        refused = browser.post("/records", json={"metadata": {}})
+        assert refused.status_code == 400
+        assert refused.json() == {"status": 400, "message": "CSRF token missing or incorrect."}
+        echoed = {"X-CSRFToken": browser.cookies["csrftoken"]}
+        # past the CSRF check, the anonymous caller meets the permission check
+        assert browser.post("/records", json={"metadata": {}}, headers=echoed).status_code == 403
+        assert browser.get("/records").status_code == 200  # reading is never checked
+        token = {"Authorization": f"Bearer {repo.token}"}
+        assert browser.post("/records", json={"metadata": {}}, headers=token).status_code == 201
+    with httpx.Client(base_url=repo.api_url) as stranger:
+        stranger.cookies.set("session", "x")
+        refused = stranger.post("/records", json={"metadata": {}})
+        assert refused.json() == {"status": 400, "message": "CSRF cookie not set."}
+
+
+def test_csrf_can_be_switched_off(local_repository_factory: Any) -> None:
+    repo = local_repository_factory(csrf=False)
+    with httpx.Client(base_url=repo.api_url) as browser:
+        assert not browser.get(repo.url + "/").cookies
+        browser.cookies.set("session", "x")
+        assert browser.post("/records", json={"metadata": {}}).status_code == 403
 
 
 def test_restricted_record(api: httpx.Client, anonymous: httpx.Client) -> None:

@@ -11,9 +11,18 @@ from types import TracebackType
 
 from .faults import Faults
 from .server.app import make_dispatch
-from .server.context import MAX_FILES, TRANSFER_TYPES, Context, RepositoryConfig
+from .server.context import (
+    DEFAULT_BUCKET_QUOTA,
+    DEFAULT_CHECKSUM_DELAY,
+    DEFAULT_MAX_FILE_SIZE,
+    DEFAULT_TRANSFERS,
+    MAX_FILES,
+    TRANSFER_TYPES,
+    Context,
+    RepositoryConfig,
+)
 from .server.fetcher import Fetcher
-from .server.hashing import HashJobs
+from .server.hashing import ChecksumTasks, HashJobs
 from .server.http import AppServer
 from .server.signing import UrlSigner
 from .server.storage_server import make_storage_dispatch
@@ -29,6 +38,15 @@ class LocalRepository:
     ``repo.url``, ``repo.api_url`` and ``repo.token`` are what a client needs. With a
     ``data_dir`` everything persists across restarts; without one a temporary
     directory is used and removed on stop.
+
+    By default it answers as a plain InvenioRDM 14 on a file store does: ordinary
+    users get L and M transfers, Range headers are ignored, a multipart upload's
+    checksum comes from a background task ``checksum_delay`` seconds after commit,
+    files are limited by ``max_file_size`` and ``bucket_quota`` (10 GB each), and
+    clients find it by its home page. ``well_known=True`` adds NRP's
+    ``/.well-known/repository`` document; ``csrf=False`` drops the session cookie
+    checks of the API; ``cut_upload_deletes_entry=False`` keeps the entry of a
+    whole-content upload whose body ends early (InvenioRDM deletes it).
     """
 
     def __init__(
@@ -37,12 +55,18 @@ class LocalRepository:
         host: str = "127.0.0.1",
         port: int = 0,
         token: str | None = None,
-        transfers: tuple[str, ...] | list[str] = TRANSFER_TYPES,
-        ranges: bool = True,
+        transfers: tuple[str, ...] | list[str] = DEFAULT_TRANSFERS,
+        ranges: bool = False,
         storage_redirect: bool = False,
         fetch_allowed_domains: tuple[str, ...] | list[str] = ("127.0.0.1", "localhost"),
         page_size: int = 25,
         max_files: int = MAX_FILES,
+        max_file_size: int | None = DEFAULT_MAX_FILE_SIZE,
+        bucket_quota: int | None = DEFAULT_BUCKET_QUOTA,
+        checksum_delay: float = DEFAULT_CHECKSUM_DELAY,
+        well_known: bool = False,
+        csrf: bool = True,
+        cut_upload_deletes_entry: bool = True,
     ) -> None:
         unknown = [t for t in transfers if t not in TRANSFER_TYPES]
         if unknown:
@@ -58,6 +82,12 @@ class LocalRepository:
             fetch_allowed_domains=tuple(fetch_allowed_domains),
             page_size=page_size,
             max_files=max_files,
+            max_file_size=max_file_size,
+            bucket_quota=bucket_quota,
+            checksum_delay=float(checksum_delay),
+            well_known=well_known,
+            csrf=csrf,
+            cut_upload_deletes_entry=cut_upload_deletes_entry,
         )
         self.faults = Faults()
         self._owned_dir: Path | None = None
@@ -82,6 +112,7 @@ class LocalRepository:
             config=self.config,
             faults=self.faults,
             hashes=HashJobs(),
+            checksums=ChecksumTasks(store, self.config.checksum_delay),
             signer=UrlSigner(),
         )
         try:
@@ -108,6 +139,7 @@ class LocalRepository:
             thread.start()
             self._threads.append(thread)
         ctx.fetcher.resume_pending()
+        ctx.checksums.resume()
         return self
 
     def stop(self) -> None:
@@ -125,6 +157,7 @@ class LocalRepository:
             thread.join(timeout=5)
         self._servers, self._threads = [], []
         ctx.hashes.cancel_all()
+        ctx.checksums.cancel_all()
         ctx.store.close()
         if self._owned_dir is not None:
             shutil.rmtree(self._owned_dir, ignore_errors=True)

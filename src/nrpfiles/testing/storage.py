@@ -244,6 +244,34 @@ class Store:
                 (target, record_id, source),
             )
 
+    def content_without_checksum(self) -> list[str]:
+        """Content files of completed entries whose checksum is still to be computed."""
+        with self._lock:
+            rows = self._db.execute("SELECT data FROM files").fetchall()
+        ids = set()
+        for (raw,) in rows:
+            data = json.loads(raw)
+            if (
+                data.get("status") == "completed"
+                and data.get("file_id")
+                and not data.get("checksum")
+            ):
+                ids.add(str(data["file_id"]))
+        return sorted(ids)
+
+    def set_missing_checksum(self, file_id: str, checksum: str) -> None:
+        """Give every entry holding this content its checksum, where it has none yet."""
+        with self.transaction():
+            rows = self._db.execute(
+                "SELECT record_id, bucket, key, data FROM files WHERE instr(data, ?) > 0",
+                (file_id,),
+            ).fetchall()
+            for record_id, bucket, key, raw in rows:
+                data = json.loads(raw)
+                if data.get("file_id") == file_id and not data.get("checksum"):
+                    data["checksum"] = checksum
+                    self.save_file(FileRow(str(record_id), str(bucket), str(key), data))
+
     # content ----------------------------------------------------------------------
     def content_path(self, file_id: str) -> Path:
         return self.content_dir / file_id[:2] / file_id
@@ -251,9 +279,9 @@ class Store:
     def new_temporary(self, prefix: str = "upload") -> Path:
         return self.tmp_dir / f"{prefix}-{uuid.uuid4().hex}.part"
 
-    def adopt(self, temporary: Path) -> str:
+    def adopt(self, temporary: Path, file_id: str | None = None) -> str:
         """Move a completely received temporary file into content; returns its file id."""
-        file_id = str(uuid.uuid4())
+        file_id = file_id or str(uuid.uuid4())
         target = self.content_path(file_id)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(temporary, target)

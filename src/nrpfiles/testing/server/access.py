@@ -1,14 +1,13 @@
-"""Loading records with InvenioRDM's answers: 401, 403, 404 and 412."""
+"""Loading records with InvenioRDM's answers: 400, 403, 404 and 412."""
 
 from __future__ import annotations
 
 from ..storage import RecordRow, User
 from .context import Context
-from .http import ApiError, Request
+from .http import PERMISSION_DENIED, ApiError, Request, field_error, validation_error
 
 PID_MISSING = "The persistent identifier does not exist."
 PID_UNREGISTERED = "The persistent identifier is not registered."
-PERMISSION_DENIED = "Permission denied."
 BUCKET_LOCKED = "Bucket is locked for modifications."
 
 
@@ -19,28 +18,31 @@ def load_record(ctx: Context, record_id: str) -> RecordRow:
     return record
 
 
-def own_draft(ctx: Context, request: Request, record_id: str) -> tuple[User, RecordRow]:
-    """The caller's draft: 401 without a token, 403 for someone else's, 404 without one."""
-    user = ctx.authenticate(request)
-    assert user is not None
-    record = load_record(ctx, record_id)
-    if record.owner_id != user.id:
+def require_owner(user: User | None, record: RecordRow) -> User:
+    if user is None or record.owner_id != user.id:
         raise ApiError(403, PERMISSION_DENIED)
+    return user
+
+
+def own_draft(ctx: Context, request: Request, record_id: str) -> tuple[User, RecordRow]:
+    """The caller's draft: 404 without one, then 403 without a token or for someone else's.
+
+    As in InvenioRDM the identifier is resolved before permissions are checked.
+    """
+    user = ctx.authenticate(request, required=False)
+    record = load_record(ctx, record_id)
     if record.draft is None:
         raise ApiError(404, PID_MISSING)
-    return user, record
+    return require_owner(user, record), record
 
 
 def own_record(ctx: Context, request: Request, record_id: str) -> tuple[User, RecordRow]:
     """The caller's published record (for edit and new version)."""
-    user = ctx.authenticate(request)
-    assert user is not None
+    user = ctx.authenticate(request, required=False)
     record = load_record(ctx, record_id)
-    if record.owner_id != user.id:
-        raise ApiError(403, PERMISSION_DENIED)
     if record.published is None:
         raise ApiError(404, PID_UNREGISTERED)
-    return user, record
+    return require_owner(user, record), record
 
 
 def readable_record(
@@ -64,17 +66,23 @@ def files_readable(record: RecordRow, user: User | None) -> bool:
     return owner or access.get("files", "public") != "restricted"
 
 
-def check_if_match(request: Request, revision_id: int) -> None:
+def if_match_revision(request: Request) -> int | None:
+    """The revision an ``If-Match`` header asks for, read as InvenioRDM reads it.
+
+    InvenioRDM parses the header as a bare integer (a marshmallow ``Int`` field), so
+    the ETag it sends, ``"4"``, quoted as HTTP has it, is refused: 400 on ``if_match``.
+    """
     raw = request.header("If-Match")
     if raw is None:
-        return
-    expected = raw.strip()
-    if expected.startswith("W/"):
-        expected = expected[2:]
-    expected = expected.strip('"')
-    if expected == "*":
-        return
-    if expected != str(revision_id):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise validation_error([field_error("if_match", "Not a valid integer.")]) from None
+
+
+def check_revision(expected: int | None, revision_id: int) -> None:
+    if expected is not None and expected != revision_id:
         raise ApiError(
             412,
             f"Revision id provided({expected}) doesn't match record's one({revision_id})",

@@ -10,9 +10,8 @@ import secrets
 from typing import Any
 
 from ..faults import Faults
-from .access import PERMISSION_DENIED
 from .context import Context
-from .http import ApiError, Request, Response, empty_response, json_response
+from .http import PERMISSION_DENIED, ApiError, Request, Response, empty_response, json_response
 
 _FAULT_OPTIONS = tuple(inspect.signature(Faults.configure).parameters)[1:]
 

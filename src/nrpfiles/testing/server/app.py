@@ -6,9 +6,9 @@ import re
 from collections.abc import Callable
 from urllib.parse import unquote
 
-from . import admin, discovery, files, records, search
+from . import admin, content, csrf, discovery, files, records, search
 from .context import Context
-from .http import ApiError, Dispatch, Request, Response
+from .http import NOT_FOUND, ApiError, Dispatch, Request, Response, error_response
 
 Endpoint = Callable[[Context, Request], Response]
 
@@ -33,10 +33,10 @@ ROUTES: list[tuple[str, str, Endpoint]] = [
     ("GET", _DRAFT_FILES, files.list_draft_files),
     ("POST", _DRAFT_FILES, files.init_files),
     ("DELETE", _DRAFT_FILES, files.delete_all_files),
-    ("POST", rf"{_DRAFT_FILES}/{_KEY}/commit", files.commit),
-    ("PUT", rf"{_DRAFT_FILES}/{_KEY}/content/(?P<part>\d+)", files.put_part),
-    ("GET", rf"{_DRAFT_FILES}/{_KEY}/content", files.get_draft_content),
-    ("PUT", rf"{_DRAFT_FILES}/{_KEY}/content", files.put_content),
+    ("POST", rf"{_DRAFT_FILES}/{_KEY}/commit", content.commit),
+    ("PUT", rf"{_DRAFT_FILES}/{_KEY}/content/(?P<part>\d+)", content.put_part),
+    ("GET", rf"{_DRAFT_FILES}/{_KEY}/content", content.get_draft_content),
+    ("PUT", rf"{_DRAFT_FILES}/{_KEY}/content", content.put_content),
     ("GET", rf"{_DRAFT_FILES}/{_KEY}", files.read_draft_file),
     ("PUT", rf"{_DRAFT_FILES}/{_KEY}", files.update_file),
     ("DELETE", rf"{_DRAFT_FILES}/{_KEY}", files.delete_file),
@@ -45,7 +45,7 @@ ROUTES: list[tuple[str, str, Endpoint]] = [
     ("POST", rf"{_RECORD}/versions", records.new_version),
     ("GET", rf"{_RECORD}/versions/latest", records.latest_version),
     ("GET", rf"{_RECORD}/files", files.list_record_files),
-    ("GET", rf"{_RECORD}/files/{_KEY}/content", files.get_record_content),
+    ("GET", rf"{_RECORD}/files/{_KEY}/content", content.get_record_content),
     ("GET", rf"{_RECORD}/files/{_KEY}", files.read_record_file),
     ("GET", r"/_local/faults", admin.get_faults),
     ("POST", r"/_local/faults", admin.set_faults),
@@ -55,26 +55,38 @@ ROUTES: list[tuple[str, str, Endpoint]] = [
 ]
 _COMPILED = [(method, re.compile(pattern), endpoint) for method, pattern, endpoint in ROUTES]
 
-NOT_FOUND = (
-    "The requested URL was not found on the server. If you entered the URL manually "
-    "please check your spelling and try again."
-)
-
 
 def make_dispatch(ctx: Context) -> Dispatch:
     def dispatch(request: Request) -> Response:
-        method = "GET" if request.method == "HEAD" else request.method
-        path_known = False
-        for route_method, pattern, endpoint in _COMPILED:
-            match = pattern.fullmatch(request.path)
-            if match is None:
-                continue
-            path_known = True
-            if route_method == method:
-                request.params = {name: unquote(value) for name, value in match.groupdict().items()}
-                return endpoint(ctx, request)
-        if path_known:
-            raise ApiError(405, "The method is not allowed for the requested URL.")
-        raise ApiError(404, NOT_FOUND)
+        if request.path.startswith("/_local/") or not ctx.config.csrf:
+            return route(ctx, request)
+        try:
+            csrf.protect(ctx, request)
+            response = route(ctx, request)
+        except ApiError as error:
+            response = error_response(error)
+        csrf.set_cookies(request, response, session=request.path == "/")
+        return response
 
     return dispatch
+
+
+def route(ctx: Context, request: Request) -> Response:
+    method = "GET" if request.method == "HEAD" else request.method
+    path_known = False
+    for route_method, pattern, endpoint in _COMPILED:
+        match = pattern.fullmatch(request.path)
+        if match is None:
+            continue
+        path_known = True
+        if route_method == method:
+            request.params = {name: unquote(value) for name, value in match.groupdict().items()}
+            response = endpoint(ctx, request)
+            break
+    else:
+        if path_known:
+            raise ApiError(405, "The method is not allowed for the requested URL.")
+        if not request.path.startswith("/api/"):
+            return discovery.not_found_page(request)
+        raise ApiError(404, NOT_FOUND)
+    return response

@@ -11,27 +11,48 @@ from typing import TYPE_CHECKING
 
 from ..faults import Faults
 from ..storage import Store, User
-from .http import UNAUTHORIZED_MESSAGE, ApiError, Request
+from .http import PERMISSION_DENIED, ApiError, Request
 
 if TYPE_CHECKING:
     from .fetcher import Fetcher
-    from .hashing import HashJobs
+    from .hashing import ChecksumTasks, HashJobs
     from .signing import UrlSigner
 
 TRANSFER_TYPES = ("L", "M", "F", "R")
+# what InvenioRDM lets ordinary users create: F and R need an administrator
+DEFAULT_TRANSFERS = ("L", "M")
 MAX_FILES = 100
+# InvenioRDM's RDM_FILES_DEFAULT_QUOTA_SIZE and RDM_FILES_DEFAULT_MAX_FILE_SIZE: 10 GB each
+DEFAULT_BUCKET_QUOTA = 10 * 10**9
+DEFAULT_MAX_FILE_SIZE = 10 * 10**9
+# how long the background task takes to fill in a multipart upload's checksum
+DEFAULT_CHECKSUM_DELAY = 0.5
+INVENIO_VERSION = "14.0"
 # InvenioRDM record ids: two groups of five lower-case Crockford base32 characters
 _PID_ALPHABET = "".join(c for c in string.digits + string.ascii_lowercase if c not in "ilou")
 
 
 @dataclass(frozen=True)
 class RepositoryConfig:
-    transfers: tuple[str, ...] = TRANSFER_TYPES
-    ranges: bool = True
+    """How this repository differs from another: every deployment choice is a field here.
+
+    The defaults are those of a plain InvenioRDM 14 on a file store.
+    """
+
+    transfers: tuple[str, ...] = DEFAULT_TRANSFERS
+    ranges: bool = False
     storage_redirect: bool = False
     fetch_allowed_domains: tuple[str, ...] = ("127.0.0.1", "localhost")
     page_size: int = 25
     max_files: int = MAX_FILES
+    max_file_size: int | None = DEFAULT_MAX_FILE_SIZE
+    bucket_quota: int | None = DEFAULT_BUCKET_QUOTA
+    checksum_delay: float = DEFAULT_CHECKSUM_DELAY
+    well_known: bool = False
+    invenio_version: str = INVENIO_VERSION
+    csrf: bool = True
+    # InvenioRDM deletes the entry of a whole-content upload whose body ends early
+    cut_upload_deletes_entry: bool = True
 
 
 @dataclass
@@ -40,6 +61,7 @@ class Context:
     config: RepositoryConfig
     faults: Faults
     hashes: HashJobs
+    checksums: ChecksumTasks
     signer: UrlSigner
     fetcher: Fetcher | None = None
     storage_port: int | None = None
@@ -47,19 +69,21 @@ class Context:
     _violations_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def authenticate(self, request: Request, *, required: bool = True) -> User | None:
+        """The caller; an unknown token counts as none, and either is a 403 where one is needed.
+
+        InvenioRDM never answers 401: a token it does not know leaves the request
+        anonymous, and what anonymous may not do is "Permission denied.".
+        """
         token = request.bearer_token()
-        if token is None:
-            if required:
-                raise ApiError(401, UNAUTHORIZED_MESSAGE)
-            return None
-        user = self.store.user_by_token(token)
-        if user is None:
-            raise ApiError(401, UNAUTHORIZED_MESSAGE)
+        user = None if token is None else self.store.user_by_token(token)
+        if user is None and required:
+            raise ApiError(403, PERMISSION_DENIED)
         return user
 
     def reset(self) -> None:
         """Forget records and files, keep users and settings, switch faults off."""
         self.hashes.cancel_all()
+        self.checksums.cancel_all()
         self.store.reset()
         self.faults.clear()
 

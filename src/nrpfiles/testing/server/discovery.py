@@ -1,4 +1,9 @@
-"""How clients find the repository: the NRP document, its models, the home page."""
+"""How clients find the repository: the home page, and NRP's document where switched on.
+
+A plain InvenioRDM has no ``/.well-known/repository`` (404) and names itself in its
+home page's generator tag; NRP repositories add the document and their models.
+``RepositoryConfig.well_known`` chooses between the two.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,15 @@ from typing import Any
 
 from ..._version import __version__
 from .context import Context, api_base
-from .http import Request, Response, json_response
+from .http import NOT_FOUND, ApiError, Request, Response, json_response
 
-INVENIO_VERSION = "13.0"
 MODEL = "rdm-records"
+PAGE_NOT_FOUND = "Page not found"
 
 
 def well_known(ctx: Context, request: Request) -> Response:
+    if not ctx.config.well_known:
+        return not_found_page(request)
     api = api_base(request)
     return json_response(
         200,
@@ -22,7 +29,7 @@ def well_known(ctx: Context, request: Request) -> Response:
             "name": "nrpfiles local repository",
             "description": "An InvenioRDM-compatible repository for tests and demos.",
             "version": __version__,
-            "invenio_version": INVENIO_VERSION,
+            "invenio_version": ctx.config.invenio_version,
             "transfers": list(ctx.config.transfers),
             "features": ["drafts", "files", "multipart_upload", "search"],
             "default_model": MODEL,
@@ -40,6 +47,8 @@ def well_known(ctx: Context, request: Request) -> Response:
 
 
 def models(ctx: Context, request: Request) -> Response:
+    if not ctx.config.well_known:
+        raise ApiError(404, NOT_FOUND)
     api = api_base(request)
     model: dict[str, Any] = {
         "type": MODEL,
@@ -69,11 +78,12 @@ def models(ctx: Context, request: Request) -> Response:
 
 def home_page(ctx: Context, request: Request) -> Response:
     api = escape(api_base(request))
+    version = escape(ctx.config.invenio_version)
     page = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta name="generator" content="InvenioRDM {INVENIO_VERSION}">
+<meta name="generator" content="InvenioRDM {version}">
 <title>nrpfiles local repository</title>
 </head>
 <body>
@@ -83,3 +93,14 @@ def home_page(ctx: Context, request: Request) -> Response:
 </html>
 """
     return Response(200, [("Content-Type", "text/html; charset=utf-8")], page.encode())
+
+
+def not_found_page(request: Request) -> Response:
+    """What the site (not its API) answers for a page it does not have."""
+    page = f"""<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{PAGE_NOT_FOUND}</title></head>
+<body><h1>{PAGE_NOT_FOUND}</h1><p>{escape(request.path)}</p></body>
+</html>
+"""
+    return Response(404, [("Content-Type", "text/html; charset=utf-8")], page.encode())

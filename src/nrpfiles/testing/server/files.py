@@ -1,38 +1,26 @@
-"""Files of drafts (read-write) and of published records (read-only)."""
+"""File entries of drafts (read-write) and of records (read-only); their bytes: content.py."""
 
 from __future__ import annotations
 
-import os
 import uuid
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..storage import DRAFT, PUBLISHED, FileRow, RecordRow
-from .access import (
-    BUCKET_LOCKED,
-    PERMISSION_DENIED,
-    files_readable,
-    load_record,
-    own_draft,
-    readable_record,
-)
+from .access import BUCKET_LOCKED, files_readable, load_record, own_draft, readable_record
 from .context import TRANSFER_TYPES, Context, api_base, now_iso
-from .downloads import StoredContent, content_response
-from .hashing import md5_of
 from .http import (
+    PERMISSION_DENIED,
     ApiError,
     Request,
     Response,
     empty_response,
     field_error,
     json_response,
-    redirect_response,
     validation_error,
 )
 from .serialize import file_json, files_list_json, guess_mimetype
-from .uploads import preallocate, receive_into, receive_to_new_file, require_bytes_body
+from .uploads import preallocate
 
 _INIT_FIELDS = ("key", "metadata", "access", "size", "checksum", "storage_class", "transfer")
 _TRANSFER_FIELDS = {
@@ -45,32 +33,42 @@ FILES_DISABLED = "Files are not enabled."
 TOO_MANY_FILES = "Uploading selected files will result in exceeding the max amount per record."
 
 
-def _no_such_file(record_id: str, key: str) -> ApiError:
+def no_such_file(record_id: str, key: str) -> ApiError:
     return ApiError(404, f"Record '{record_id}' has no file '{key}'.")
 
 
-def _draft_file(ctx: Context, record: RecordRow, key: str) -> FileRow:
+def draft_file(ctx: Context, record: RecordRow, key: str) -> FileRow:
     row = ctx.store.get_file(record.id, DRAFT, key)
     if row is None:
-        raise _no_such_file(record.id, key)
+        raise no_such_file(record.id, key)
     return row
 
 
-def _writable(record: RecordRow) -> dict[str, Any]:
-    """The draft state, refusing changes to the files of an edited published record."""
-    draft = record.draft
-    assert draft is not None
-    if not draft.get("files_enabled", True):
+def require_files_enabled(record: RecordRow) -> None:
+    assert record.draft is not None
+    if not record.draft.get("files_enabled", True):
         raise ApiError(403, FILES_DISABLED)
-    if draft.get("files_locked"):
-        raise ApiError(403, BUCKET_LOCKED)
-    return draft
 
 
-def _entry(request: Request, row: FileRow, record: RecordRow, status: int = 200) -> Response:
+def is_locked(record: RecordRow) -> bool:
+    """Editing a published record locks its bucket: nothing stored may come or go."""
+    return bool(record.draft is not None and record.draft.get("files_locked"))
+
+
+def has_stored_object(row: FileRow) -> bool:
+    """Whether the entry holds an object in the bucket (content, staged bytes or parts)."""
+    data = row.data
+    return any(data.get(name) for name in ("file_id", "staged_file_id", "multipart_path"))
+
+
+def entry_json(request: Request, row: FileRow, record: RecordRow) -> dict[str, Any]:
     state = record.draft if row.bucket == DRAFT else record.published
     bucket_id = None if state is None else state.get("bucket_id")
-    return json_response(status, file_json(api_base(request), row, bucket_id))
+    return file_json(api_base(request), row, bucket_id)
+
+
+def entry_response(request: Request, row: FileRow, record: RecordRow) -> Response:
+    return json_response(200, entry_json(request, row, record))
 
 
 # listing and reading --------------------------------------------------------------------
@@ -85,7 +83,7 @@ def list_draft_files(ctx: Context, request: Request) -> Response:
 
 def read_draft_file(ctx: Context, request: Request) -> Response:
     _, record = own_draft(ctx, request, request.params["id"])
-    return _entry(request, _draft_file(ctx, record, request.params["key"]), record)
+    return entry_response(request, draft_file(ctx, record, request.params["key"]), record)
 
 
 def list_record_files(ctx: Context, request: Request) -> Response:
@@ -105,8 +103,8 @@ def read_record_file(ctx: Context, request: Request) -> Response:
         raise ApiError(403, PERMISSION_DENIED)
     row = ctx.store.get_file(record.id, PUBLISHED, request.params["key"])
     if row is None:
-        raise _no_such_file(record.id, request.params["key"])
-    return _entry(request, row, record)
+        raise no_such_file(record.id, request.params["key"])
+    return entry_response(request, row, record)
 
 
 # init -----------------------------------------------------------------------------------
@@ -121,7 +119,10 @@ def init_files(ctx: Context, request: Request) -> Response:
         record = load_record(ctx, record.id)
         if record.draft is None:
             raise ApiError(404, "The persistent identifier does not exist.")
-        _writable(record)
+        require_files_enabled(record)
+        if is_locked(record) and any(e["transfer"]["type"] != "L" for e in entries):
+            # the other types create their object at once; L only when content comes
+            raise ApiError(403, BUCKET_LOCKED)
         existing = ctx.store.files(record.id, DRAFT)
         if len(existing) + len(entries) > ctx.config.max_files:
             raise ApiError(400, TOO_MANY_FILES)
@@ -234,20 +235,11 @@ def domain_allowed(ctx: Context, url: str) -> bool:
 
 
 def _check_multipart_shape(entry: dict[str, Any]) -> None:
-    transfer = entry["transfer"]
-    size = entry.get("size")
-    if not size:
+    """What a file store needs; as in InvenioRDM, size, parts and part size need not agree."""
+    if not entry.get("size"):
         raise ApiError(400, "Multipart file transfer requires file size.")
-    part_size = transfer.get("part_size")
-    if not part_size:
+    if not entry["transfer"].get("part_size"):
         raise ApiError(400, "Multipart file transfer to local storage requires part_size.")
-    parts = transfer["parts"]
-    if not (parts - 1) * part_size < size <= parts * part_size:
-        raise ApiError(
-            400,
-            f"Multipart file transfer of {size} bytes cannot have {parts} parts "
-            f"of {part_size} bytes.",
-        )
 
 
 def _new_file_row(ctx: Context, record_id: str, entry: dict[str, Any]) -> FileRow:
@@ -267,12 +259,13 @@ def _new_file_row(ctx: Context, record_id: str, entry: dict[str, Any]) -> FileRo
     }
     if kind == "M":
         data["transfer"].update(parts=transfer["parts"], part_size=transfer["part_size"])
+        # the whole file is laid out at once: parts land in place, what never came is zeros
         staging = ctx.store.new_temporary("multipart")
         with open(staging, "wb") as stream:
             stream.truncate(int(entry["size"]))
             preallocate(stream.fileno(), int(entry["size"]))
         data["multipart_path"] = str(staging)
-        data["parts_received"] = []
+        data["file_id"] = str(uuid.uuid4())  # reserved: the content takes it at commit
     elif kind == "F":
         data["source_url"] = transfer["url"]
     elif kind == "R":
@@ -296,7 +289,7 @@ def update_file(ctx: Context, request: Request) -> Response:
     if unknown:
         raise validation_error([field_error(name, "Unknown field.") for name in unknown])
     with ctx.store.transaction():
-        row = _draft_file(ctx, record, request.params["key"])
+        row = draft_file(ctx, record, request.params["key"])
         if "metadata" in body:
             if not isinstance(body["metadata"], dict):
                 raise validation_error([field_error("metadata", "Not a valid mapping type.")])
@@ -305,14 +298,15 @@ def update_file(ctx: Context, request: Request) -> Response:
             row.data["access"] = {"hidden": bool(body["access"].get("hidden", False))}
         row.data["updated"] = now_iso()
         ctx.store.save_file(row)
-    return _entry(request, row, record)
+    return entry_response(request, row, record)
 
 
 def delete_file(ctx: Context, request: Request) -> Response:
     _, record = own_draft(ctx, request, request.params["id"])
     with ctx.store.transaction():
-        row = _draft_file(ctx, record, request.params["key"])
-        _writable(record)
+        row = draft_file(ctx, record, request.params["key"])
+        if is_locked(record) and has_stored_object(row):
+            raise ApiError(403, BUCKET_LOCKED)
         ctx.hashes.discard(row.data.get("staged_file_id"))
         ctx.store.delete_file(row)
     return empty_response(204)
@@ -321,199 +315,10 @@ def delete_file(ctx: Context, request: Request) -> Response:
 def delete_all_files(ctx: Context, request: Request) -> Response:
     _, record = own_draft(ctx, request, request.params["id"])
     with ctx.store.transaction():
-        _writable(record)
-        for row in ctx.store.files(record.id, DRAFT):
+        rows = ctx.store.files(record.id, DRAFT)
+        if is_locked(record) and any(has_stored_object(row) for row in rows):
+            raise ApiError(403, BUCKET_LOCKED)
+        for row in rows:
             ctx.hashes.discard(row.data.get("staged_file_id"))
             ctx.store.delete_file(row)
     return empty_response(204)
-
-
-# content upload and commit ---------------------------------------------------------------
-def put_content(ctx: Context, request: Request) -> Response:
-    _, record = own_draft(ctx, request, request.params["id"])
-    key = request.params["key"]
-    row = _draft_file(ctx, record, key)
-    _writable(record)
-    kind = row.data["transfer"]["type"]
-    if kind == "M":
-        raise ApiError(400, "Upload the parts of a multipart transfer to their own URLs.")
-    if kind != "L":
-        raise ApiError(403, PERMISSION_DENIED)
-    if row.data["status"] == "completed":
-        raise ApiError(400, f'File with key "{key}" is already committed.')
-    require_bytes_body(request)
-    temporary = ctx.store.new_temporary()
-    try:
-        job = receive_to_new_file(request, temporary)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    file_id = ctx.store.adopt(temporary)
-    ctx.hashes.register(file_id, job)
-    with ctx.store.transaction():
-        current = ctx.store.get_file(record.id, DRAFT, key)
-        if current is None or current.data.get("version_id") != row.data.get("version_id"):
-            # deleted (or deleted and re-created) while the bytes were arriving
-            ctx.hashes.discard(file_id)
-            ctx.store.release_content(file_id)
-            raise _no_such_file(record.id, key)
-        previous = current.data.get("staged_file_id")
-        current.data.update(
-            staged_file_id=file_id, staged_size=request.content_length, updated=now_iso()
-        )
-        ctx.store.save_file(current)
-        if previous:
-            ctx.hashes.discard(previous)
-            ctx.store.release_content(previous)
-    return _entry(request, current, record)
-
-
-def put_part(ctx: Context, request: Request) -> Response:
-    _, record = own_draft(ctx, request, request.params["id"])
-    key = request.params["key"]
-    row = _draft_file(ctx, record, key)
-    _writable(record)
-    if request.decision.refuse_multipart_parts:
-        ctx.faults.count("refused_part")
-        raise ApiError(403, PERMISSION_DENIED)
-    transfer = row.data["transfer"]
-    if transfer["type"] != "M" or row.data["status"] != "pending":
-        raise ApiError(400, "This file does not take multipart parts.")
-    number = int(request.params["part"])
-    parts, part_size = int(transfer["parts"]), int(transfer["part_size"])
-    size = int(row.data["declared_size"])
-    if number < 1 or number > parts:
-        raise ApiError(
-            400, "Part number is higher than total parts sent in multipart initialization."
-        )
-    length = require_bytes_body(request)
-    expected = part_size if number < parts else size - (parts - 1) * part_size
-    if length != expected:
-        if number < parts:
-            raise ApiError(
-                400,
-                "Size of this part must be equal to part_size sent in multipart initialization.",
-            )
-        raise ApiError(400, f"The last part must be {expected} bytes long to make up the size.")
-    receive_into(request, Path(row.data["multipart_path"]), (number - 1) * part_size)
-    with ctx.store.transaction():
-        current = ctx.store.get_file(record.id, DRAFT, key)
-        if current is None or current.data.get("version_id") != row.data.get("version_id"):
-            raise _no_such_file(record.id, key)
-        received = set(current.data.get("parts_received") or [])
-        received.add(number)
-        current.data["parts_received"] = sorted(received)
-        current.data["updated"] = now_iso()
-        ctx.store.save_file(current)
-    return _entry(request, current, record)
-
-
-def commit(ctx: Context, request: Request) -> Response:
-    _, record = own_draft(ctx, request, request.params["id"])
-    request.json_body(optional=True)
-    key = request.params["key"]
-    row = _draft_file(ctx, record, key)
-    kind = row.data["transfer"]["type"]
-    if row.data["status"] == "completed":
-        return _entry(request, row, record)
-    _writable(record)
-    if kind in ("F", "R"):
-        raise ApiError(403, PERMISSION_DENIED)
-    if kind == "M":
-        return _commit_multipart(ctx, request, record, row)
-    file_id = row.data.get("staged_file_id")
-    if not file_id:
-        # InvenioRDM fails this way when a file was never uploaded
-        raise ApiError(500, "Internal server error.")
-    md5_hex = ctx.hashes.digest(file_id, ctx.store.content_path(file_id))
-    with ctx.store.transaction():
-        current = _draft_file(ctx, record, key)
-        if current.data.get("staged_file_id") != file_id:
-            raise ApiError(409, "The file content changed while committing; commit again.")
-        _complete(current, file_id, int(current.data.pop("staged_size")), md5_hex)
-        current.data.pop("staged_file_id")
-        ctx.store.save_file(current)
-    return _entry(request, current, record)
-
-
-def _commit_multipart(ctx: Context, request: Request, record: RecordRow, row: FileRow) -> Response:
-    parts = int(row.data["transfer"]["parts"])
-    missing = sorted(set(range(1, parts + 1)) - set(row.data.get("parts_received") or []))
-    if missing:
-        listed = ", ".join(str(n) for n in missing[:20])
-        raise ApiError(400, f"Multipart upload is incomplete: missing parts {listed}.")
-    staging = Path(row.data["multipart_path"])
-    md5_hex = md5_of(staging)
-    with ctx.store.transaction():
-        current = _draft_file(ctx, record, row.key)
-        if current.data.get("multipart_path") != str(staging):
-            raise _no_such_file(record.id, row.key)
-        file_id = ctx.store.adopt(staging)
-        current.data.pop("multipart_path")
-        current.data.pop("parts_received", None)
-        _complete(current, file_id, int(current.data["declared_size"]), md5_hex)
-        ctx.store.save_file(current)
-    return _entry(request, current, record)
-
-
-def _complete(row: FileRow, file_id: str, size: int, md5_hex: str) -> None:
-    row.data.update(
-        status="completed",
-        transfer={"type": "L"},
-        file_id=file_id,
-        size=size,
-        checksum=f"md5:{md5_hex}",
-        mimetype=guess_mimetype(row.key),
-        version_id=str(uuid.uuid4()),
-        updated=now_iso(),
-    )
-    row.data.pop("declared_size", None)
-    row.data.pop("declared_checksum", None)
-
-
-# content download ------------------------------------------------------------------------
-def get_draft_content(ctx: Context, request: Request) -> Response:
-    _, record = own_draft(ctx, request, request.params["id"])
-    return _send(ctx, request, record, _draft_file(ctx, record, request.params["key"]))
-
-
-def get_record_content(ctx: Context, request: Request) -> Response:
-    user, record = readable_record(ctx, request, request.params["id"])
-    if not files_readable(record, user):
-        raise ApiError(403, PERMISSION_DENIED)
-    row = ctx.store.get_file(record.id, PUBLISHED, request.params["key"])
-    if row is None:
-        raise _no_such_file(record.id, request.params["key"])
-    return _send(ctx, request, record, row)
-
-
-def _send(ctx: Context, request: Request, record: RecordRow, row: FileRow) -> Response:
-    data = row.data
-    if data["status"] != "completed":
-        raise _no_such_file(record.id, row.key)
-    if data["transfer"]["type"] == "R":
-        return redirect_response(data["source_url"])
-    content = stored_content(ctx, row)
-    if ctx.config.storage_redirect and ctx.storage_port is not None:
-        url = ctx.signer.sign(
-            ctx.storage_base(request),
-            data["file_id"],
-            content.filename,
-            content.md5_hex,
-            data["updated"],
-        )
-        return redirect_response(url)
-    return content_response(request, content, ranges=ctx.config.ranges)
-
-
-def stored_content(ctx: Context, row: FileRow) -> StoredContent:
-    data = row.data
-    path = ctx.store.content_path(data["file_id"])
-    return StoredContent(
-        path=path,
-        size=os.stat(path).st_size,
-        md5_hex=str(data["checksum"]).removeprefix("md5:"),
-        modified=datetime.fromisoformat(data["updated"]),
-        filename=row.key.rsplit("/", 1)[-1],
-        mimetype=data.get("mimetype") or guess_mimetype(row.key),
-    )

@@ -3,15 +3,21 @@
 The socket thread only moves bytes to disk; hashing follows at its own pace from the
 page cache. An upload therefore is not slowed to MD5's speed, memory stays flat (the
 hasher reads the file, nothing is queued), and a commit waits for the digest.
+
+Multipart uploads are different: their checksum is left to :class:`ChecksumTasks`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from pathlib import Path
 
+from ..storage import Store
+
 CHUNK = 4 << 20
+log = logging.getLogger("nrpfiles.testing")
 
 
 class HashJob:
@@ -121,3 +127,63 @@ def md5_of(path: Path) -> str:
         while got := stream.readinto(view):
             digest.update(view[:got])
     return digest.hexdigest()
+
+
+class ChecksumTasks:
+    """Checksums filled in after commit by a background task, as InvenioRDM's worker does.
+
+    A multipart upload to a file store commits with ``checksum: null``; ``delay``
+    seconds later the MD5 appears on every entry sharing the content (the draft's, or
+    the published record's once published). With no delay it is computed at once, as
+    an eager worker would.
+    """
+
+    def __init__(self, store: Store, delay: float) -> None:
+        self._store = store
+        self._delay = delay
+        self._lock = threading.Lock()
+        self._timers: dict[str, threading.Timer] = {}
+
+    def schedule(self, file_id: str) -> None:
+        if self._delay <= 0:
+            self._run(file_id)
+            return
+        timer = threading.Timer(self._delay, self._run, (file_id,))
+        timer.daemon = True
+        with self._lock:
+            previous = self._timers.pop(file_id, None)
+            self._timers[file_id] = timer
+        if previous is not None:
+            previous.cancel()
+        timer.start()
+
+    def resume(self) -> None:
+        """Checksums a stop interrupted are computed again."""
+        for file_id in self._store.content_without_checksum():
+            self.schedule(file_id)
+
+    def discard(self, file_id: str | None) -> None:
+        if file_id is None:
+            return
+        with self._lock:
+            timer = self._timers.pop(file_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            timers = list(self._timers.values())
+            self._timers.clear()
+        for timer in timers:
+            timer.cancel()
+
+    def _run(self, file_id: str) -> None:
+        with self._lock:
+            self._timers.pop(file_id, None)
+        try:
+            md5_hex = md5_of(self._store.content_path(file_id))
+            self._store.set_missing_checksum(file_id, f"md5:{md5_hex}")
+        except FileNotFoundError:
+            pass  # deleted meanwhile, with its draft or its entry
+        except Exception as error:  # a task racing the repository's stop
+            log.debug("checksum of %s not stored: %s", file_id, error)

@@ -28,10 +28,11 @@ from ..faults import NO_FAULT, FaultDecision, Faults
 
 log = logging.getLogger("nrpfiles.testing")
 
-UNAUTHORIZED_MESSAGE = (
-    "The server could not verify that you are authorized to access the URL requested. "
-    "You either supplied the wrong credentials (e.g. a bad password), or your browser "
-    "doesn't understand how to supply the credentials required."
+# InvenioRDM's answer to a missing or unknown token as much as to someone else's record
+PERMISSION_DENIED = "Permission denied."
+NOT_FOUND = (
+    "The requested URL was not found on the server. If you entered the URL manually "
+    "please check your spelling and try again."
 )
 _DRAIN_CHUNK = 1 << 20
 
@@ -71,6 +72,10 @@ class ConnectionCut(Exception):
     """Drop the connection without an answer (an injected fault or a vanished client)."""
 
 
+class ClientWentAway(ConnectionCut):
+    """The body ended before its Content-Length: the client may still read an answer."""
+
+
 @dataclass
 class FileBody:
     path: Path
@@ -105,8 +110,12 @@ def empty_response(status: int = 204, headers: dict[str, str] | None = None) -> 
     return Response(status, list((headers or {}).items()))
 
 
-def redirect_response(location: str, status: int = 302) -> Response:
-    return Response(status, [("Location", location)])
+def redirect_response(location: str, status: int = 302, *, echo: bool = False) -> Response:
+    """A redirect; ``echo`` also sends the location as the body, as S3-backed sites do."""
+    if not echo:
+        return Response(status, [("Location", location)])
+    headers = [("Location", location), ("Content-Type", "text/plain; charset=utf-8")]
+    return Response(status, headers, location.encode())
 
 
 class Request:
@@ -194,7 +203,7 @@ class Request:
             return 0
         got = self._handler.rfile.readinto(view[:wanted])
         if not got:
-            raise ConnectionCut  # the client went away before sending the whole body
+            raise ClientWentAway("the request body ended before its Content-Length")
         self._read += got
         return got
 

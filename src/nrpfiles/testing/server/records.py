@@ -6,14 +6,16 @@ import copy
 import uuid
 from typing import Any
 
-from ..storage import DRAFT, PUBLISHED, FileRow, RecordRow
+from ..storage import DRAFT, PUBLISHED, FileRow, RecordRow, User
 from .access import (
     PID_MISSING,
-    check_if_match,
+    check_revision,
+    if_match_revision,
     load_record,
     own_draft,
     own_record,
     readable_record,
+    require_owner,
 )
 from .context import Context, api_base, new_pid, now_iso
 from .http import (
@@ -130,14 +132,14 @@ def read_draft(ctx: Context, request: Request) -> Response:
 
 
 def update_draft(ctx: Context, request: Request) -> Response:
-    _, record = own_draft(ctx, request, request.params["id"])
+    # InvenioRDM's order: header and body parsed, then the identifier, revision, permission
+    expected = if_match_revision(request)
     data = request.json_body()
+    user = ctx.authenticate(request, required=False)
     with ctx.store.transaction():
-        record = load_record(ctx, record.id)
-        if record.draft is None:
-            raise ApiError(404, PID_MISSING)
-        check_if_match(request, record.draft["revision_id"])
+        record = _draft_to_change(ctx, request, expected, user)
         errors = _apply_input(ctx, record, data)
+        assert record.draft is not None
         record.draft["revision_id"] += 1
         record.draft["updated"] = now_iso()
         ctx.store.save_record(record)
@@ -145,10 +147,10 @@ def update_draft(ctx: Context, request: Request) -> Response:
 
 
 def delete_draft(ctx: Context, request: Request) -> Response:
-    _, record = own_draft(ctx, request, request.params["id"])
-    assert record.draft is not None
-    check_if_match(request, record.draft["revision_id"])
+    expected = if_match_revision(request)
+    user = ctx.authenticate(request, required=False)
     with ctx.store.transaction():
+        record = _draft_to_change(ctx, request, expected, user)
         ctx.store.delete_bucket(record.id, DRAFT)
         if record.published is None:
             ctx.store.delete_record(record.id)
@@ -156,6 +158,17 @@ def delete_draft(ctx: Context, request: Request) -> Response:
             record.draft = None
             ctx.store.save_record(record)
     return empty_response(204)
+
+
+def _draft_to_change(
+    ctx: Context, request: Request, expected: int | None, user: User | None
+) -> RecordRow:
+    record = load_record(ctx, request.params["id"])
+    if record.draft is None:
+        raise ApiError(404, PID_MISSING)
+    check_revision(expected, record.draft["revision_id"])
+    require_owner(user, record)
+    return record
 
 
 def publish(ctx: Context, request: Request) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+import os
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
@@ -10,6 +11,10 @@ from urllib.parse import quote
 from ..storage import DRAFT, PUBLISHED, FileRow, RecordRow, Store
 
 PUBLIC_TRANSFER_FIELDS = ("type", "parts", "part_size", "error")
+# the file metadata a record's entries carry (invenio-rdm-records' MetadataSchema)
+RECORD_FILE_METADATA = frozenset(
+    ("page", "type", "language", "encoding", "charset", "previewer", "width", "height")
+)
 DEFAULT_ACCESS: dict[str, Any] = {
     "record": "public",
     "files": "public",
@@ -32,6 +37,7 @@ def guess_mimetype(key: str) -> str:
 
 
 def file_json(api: str, row: FileRow, bucket_id: str | None) -> dict[str, Any]:
+    """An entry as the files endpoints show it, with status, transfer and links."""
     data = row.data
     transfer = data.get("transfer") or {"type": "L"}
     entry: dict[str, Any] = {
@@ -44,9 +50,13 @@ def file_json(api: str, row: FileRow, bucket_id: str | None) -> dict[str, Any]:
         "storage_class": "L",
         "transfer": {k: transfer[k] for k in PUBLIC_TRANSFER_FIELDS if k in transfer},
     }
-    if data["status"] == "completed":
+    pending_multipart = transfer.get("type") == "M" and data["status"] == "pending"
+    if data["status"] == "completed" or pending_multipart:
+        # a stored object exists: its checksum shows, null until it is known
         entry["mimetype"] = data.get("mimetype") or guess_mimetype(row.key)
-        for name in ("checksum", "size", "file_id", "version_id"):
+        entry["checksum"] = data.get("checksum", data.get("declared_checksum"))
+        entry["size"] = data.get("size", data.get("declared_size"))
+        for name in ("file_id", "version_id"):
             if data.get(name) is not None:
                 entry[name] = data[name]
         entry["bucket_id"] = bucket_id
@@ -57,7 +67,6 @@ def file_json(api: str, row: FileRow, bucket_id: str | None) -> dict[str, Any]:
             entry["checksum"] = data["declared_checksum"]
     self_url = f"{files_base(api, row.record_id, row.bucket)}/{quote_key(row.key)}"
     links: dict[str, Any] = {"self": self_url}
-    pending_multipart = transfer.get("type") == "M" and data["status"] == "pending"
     if pending_multipart:
         expiration = (datetime.now(timezone.utc) + timedelta(days=14)).isoformat()
         links["parts"] = [
@@ -70,6 +79,46 @@ def file_json(api: str, row: FileRow, bucket_id: str | None) -> dict[str, Any]:
         links["commit"] = f"{self_url}/commit"
     entry["links"] = links
     return entry
+
+
+def record_file_json(row: FileRow) -> dict[str, Any]:
+    """An entry as a record's ``files.entries`` shows it (invenio-rdm-records' FileSchema).
+
+    Only what the stored object says, and only once there is one; no status, transfer
+    or links (the files endpoints give those). Of the metadata only the fields that
+    schema knows appear.
+    """
+    data = row.data
+    entry: dict[str, Any] = {}
+    has_object = data["status"] == "completed" or data["transfer"].get("type") == "M"
+    if has_object:
+        mimetype = data.get("mimetype") or guess_mimetype(row.key)
+        entry.update(
+            id=data.get("file_id"),
+            checksum=data.get("checksum", data.get("declared_checksum")),
+            ext=file_extension(row.key, mimetype),
+            size=data.get("size", data.get("declared_size")),
+            mimetype=mimetype,
+            storage_class="L",
+        )
+    metadata = data.get("metadata") or {}
+    entry.update(
+        key=row.key,
+        metadata={k: v for k, v in metadata.items() if k in RECORD_FILE_METADATA},
+        access=data.get("access") or {"hidden": False},
+    )
+    return entry
+
+
+def file_extension(key: str, mimetype: str) -> str | None:
+    """The extension InvenioRDM reports: the type's own, else the key's if short."""
+    guessed = mimetypes.guess_extension(mimetype)
+    if guessed is not None and mimetype != "application/octet-stream":
+        return guessed[1:]
+    extension = os.path.splitext(key)[1]
+    if extension and len(extension) <= 5:
+        return extension[1:].lower()
+    return guessed[1:] if guessed else None
 
 
 def files_list_json(
@@ -94,7 +143,7 @@ def record_json(
     state = record.draft if bucket == DRAFT else record.published
     assert state is not None
     rows = store.files(record.id, bucket)
-    entries = {row.key: file_json(api, row, state.get("bucket_id")) for row in rows}
+    entries = {row.key: record_file_json(row) for row in rows}
     completed = [row.data for row in rows if row.data["status"] == "completed"]
     files: dict[str, Any] = {"enabled": bool(state.get("files_enabled", True))}
     if files["enabled"]:

@@ -23,13 +23,18 @@ class UrlSigner:
         return f"{base}/objects/{file_id}/{quote(filename)}?{query}"
 
     def verify(self, file_id: str, filename: str, fields: dict[str, str], signature: str) -> bool:
-        expected = self._signature(file_id, filename, fields)
-        if not hmac.compare_digest(expected, signature):
-            return False
+        return self.signature_ok(file_id, filename, fields, signature) and not self.expired(fields)
+
+    def signature_ok(
+        self, file_id: str, filename: str, fields: dict[str, str], signature: str
+    ) -> bool:
+        return hmac.compare_digest(self._signature(file_id, filename, fields), signature)
+
+    def expired(self, fields: dict[str, str]) -> bool:
         try:
-            return int(fields["expires"]) >= time.time()
+            return int(fields["expires"]) < time.time()
         except (KeyError, ValueError):
-            return False
+            return True
 
     def _signature(self, file_id: str, filename: str, fields: dict[str, str]) -> str:
         message = "\n".join(

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from .hashing import HashJob
-from .http import ApiError, ConnectionCut, Request
+from .http import ApiError, ClientWentAway, Request
 
 CHUNK = 4 << 20
 OCTET_STREAM = "application/octet-stream"
@@ -65,7 +65,7 @@ def _copy_body(request: Request, fd: int, offset: int, length: int, job: HashJob
     while written < length:
         got = request.read_into(view[: min(len(view), length - written)])
         if not got:
-            raise ConnectionCut
+            raise ClientWentAway("the request body ended before its Content-Length")
         chunk = view[:got]
         while chunk:
             done = os.pwrite(fd, chunk, offset + written)
