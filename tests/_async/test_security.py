@@ -68,9 +68,17 @@ async def test_downloads_redirected_to_storage_on_another_port_carry_no_token(
         assert repo.token_violations == 1
 
 
-async def test_url_fetch_and_remote_sources_never_see_the_token(client, draft, tmp_path):
+async def test_url_fetch_and_remote_sources_never_see_the_token(local_repository_factory, tmp_path):
+    # InvenioRDM lets only administrators create F and R files: a repository that allows them
+    repo = local_repository_factory(transfers=("L", "M", "F", "R"))
     data = b"fetched from elsewhere" * 1000
     (tmp_path / "data.bin").write_bytes(data)
+    async with AsyncClient(repo.url, token=repo.token, retry=FAST) as client:
+        draft = await client.records.create({"metadata": {"title": "Fetched"}})
+        await _fetch_and_remote(client, draft, tmp_path, data)
+
+
+async def _fetch_and_remote(client, draft, tmp_path, data):
     with serve_directory(tmp_path) as (base, seen_authorization):
         fetched = await client.files.upload(draft, "fetched.bin", {}, f"{base}/data.bin")
         assert fetched.status == "completed" and fetched.checksum == md5(data)

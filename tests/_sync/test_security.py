@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_security.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 614002ebe271ce005355a2395325dba2030811e87f928371db2cd07dcbbb626f
+# body-sha256: b039f7700152104c4594746df3bab03f4f6bc8468ac20f5ddcab55f2e8d771d0
 """Nothing leaked: the token stays with the repository's origin and out of every text."""
 
 from __future__ import annotations
@@ -70,9 +70,17 @@ def test_downloads_redirected_to_storage_on_another_port_carry_no_token(
         assert repo.token_violations == 1
 
 
-def test_url_fetch_and_remote_sources_never_see_the_token(client, draft, tmp_path):
+def test_url_fetch_and_remote_sources_never_see_the_token(local_repository_factory, tmp_path):
+    # InvenioRDM lets only administrators create F and R files: a repository that allows them
+    repo = local_repository_factory(transfers=("L", "M", "F", "R"))
     data = b"fetched from elsewhere" * 1000
     (tmp_path / "data.bin").write_bytes(data)
+    with Client(repo.url, token=repo.token, retry=FAST) as client:
+        draft = client.records.create({"metadata": {"title": "Fetched"}})
+        _fetch_and_remote(client, draft, tmp_path, data)
+
+
+def _fetch_and_remote(client, draft, tmp_path, data):
     with serve_directory(tmp_path) as (base, seen_authorization):
         fetched = client.files.upload(draft, "fetched.bin", {}, f"{base}/data.bin")
         assert fetched.status == "completed" and fetched.checksum == md5(data)
