@@ -46,7 +46,11 @@ def run(
 ) -> list[dict[str, object]]:
     """Run the workflow; returns one row per file (also printed as a table)."""
     sizes = sizes or DEMO_FILES
-    with tempfile.TemporaryDirectory(prefix="nrpfiles-demo-") as workdir, LocalRepository() as repo:
+    # ranges on (InvenioRDM's default has them off): the demo shows parallel ranged downloads
+    with (
+        tempfile.TemporaryDirectory(prefix="nrpfiles-demo-") as workdir,
+        LocalRepository(ranges=True) as repo,
+    ):
         folder = Path(workdir)
         originals = _make_files(folder / "originals", sizes)
         print(f"local repository at {repo.url}\n")
