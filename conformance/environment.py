@@ -41,6 +41,7 @@ UV_VERSION = "0.13.9"
 # Bump when the way the environment is built changes, so old caches are not reused.
 RECIPE = "1"
 PREFERRED_PYTHONS = ("3.12", "3.13")  # InvenioRDM 14 was seen working on both
+STALE_AFTER_DAYS = 14  # cached environments and set-ups unused this long are removed
 
 
 def log(message: str) -> None:
@@ -97,7 +98,10 @@ def _python_version(python: str) -> str | None:
     try:
         done = subprocess.run(
             [python, "-c", "import platform; print(platform.python_version())"],
-            capture_output=True, text=True, timeout=30, check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
         )
     except (OSError, subprocess.SubprocessError):
         return None  # a pyenv shim for a version that is not installed, say
@@ -123,7 +127,33 @@ def ensure_environment() -> Environment:
         with exclusive(final.parent / f".{key}.lock"):
             if not _usable(final):  # another process may have built it meanwhile
                 _build(final, base_python, version)
+                prune_unused(final.parent, keep=final)
+    mark_used(final)
     return Environment(key=key, root=final, postgres_bin=postgres_bin)
+
+
+def mark_used(entry: Path) -> None:
+    (entry / ".last-used").touch()
+
+
+def prune_unused(parent: Path, keep: Path, days: float = STALE_AFTER_DAYS) -> None:
+    """Remove other cache entries (older locks, older set-ups) unused for `days` days.
+
+    Each environment is some 700 MB; without this every change of the lock
+    would leave one behind for good.
+    """
+    cutoff = time.time() - days * 86400
+    for entry in parent.iterdir():
+        if entry == keep or len(entry.name) != 16 or not entry.is_dir():
+            continue  # not a key: the lock files, "prepared", builds in progress
+        stamp = entry / ".last-used"
+        used = (stamp if stamp.exists() else entry).stat().st_mtime
+        if used < cutoff:
+            doomed = entry.with_name(f".prune-{entry.name}-{os.getpid()}")
+            with contextlib.suppress(OSError):
+                os.rename(entry, doomed)  # gone at once for anyone looking it up
+                shutil.rmtree(doomed, ignore_errors=True)
+                log(f"removed {entry}, unused for {days:.0f} days")
 
 
 def _usable(venv: Path) -> bool:
@@ -155,10 +185,18 @@ def _build(final: Path, base_python: Path, version: str) -> None:
         _run([str(base_python), "-m", "venv", str(building)])
         python = building / "bin" / "python"
         _run([str(python), "-m", "pip", "install", "--quiet", f"uv=={UV_VERSION}"])
-        _run([
-            str(building / "bin" / "uv"), "pip", "install", "--python", str(python),
-            "--requirement", str(LOCK),
-        ], env=_uv_environment())
+        _run(
+            [
+                str(building / "bin" / "uv"),
+                "pip",
+                "install",
+                "--python",
+                str(python),
+                "--requirement",
+                str(LOCK),
+            ],
+            env=_uv_environment(),
+        )
         _point_scripts_at(building, final)
         os.rename(building, final)  # atomic: the environment appears complete or not at all
     except BaseException:
@@ -235,12 +273,25 @@ def compile_lock() -> None:
         _run([str(base_python), "-m", "venv", scratch])
         python = Path(scratch) / "bin" / "python"
         _run([str(python), "-m", "pip", "install", "--quiet", f"uv=={UV_VERSION}"])
-        _run([
-            str(Path(scratch) / "bin" / "uv"), "pip", "compile", "--quiet", "--universal",
-            "--python-version", version.rsplit(".", 1)[0], "--no-annotate",
-            "--custom-compile-command", "python3 conformance/environment.py --lock",
-            REQUIREMENTS_IN.name, "--output-file", LOCK.name,
-        ], cwd=HERE, env=_uv_environment())
+        _run(
+            [
+                str(Path(scratch) / "bin" / "uv"),
+                "pip",
+                "compile",
+                "--quiet",
+                "--universal",
+                "--python-version",
+                version.rsplit(".", 1)[0],
+                "--no-annotate",
+                "--custom-compile-command",
+                "python3 conformance/environment.py --lock",
+                REQUIREMENTS_IN.name,
+                "--output-file",
+                LOCK.name,
+            ],
+            cwd=HERE,
+            env=_uv_environment(),
+        )
     log(f"wrote {LOCK}")
 
 

@@ -28,11 +28,18 @@ from pathlib import Path
 from string import Template
 
 try:
-    from .environment import Environment, cache_home, exclusive, log
+    from .environment import Environment, cache_home, exclusive, log, mark_used, prune_unused
     from .postgres import PrivateCluster
     from .processes import Child, Watchdog, free_ports, http_status, wait_until
 except ImportError:  # run from this folder rather than as the conformance package
-    from environment import Environment, cache_home, exclusive, log  # type: ignore[no-redef]
+    from environment import (  # type: ignore[no-redef]
+        Environment,
+        cache_home,
+        exclusive,
+        log,
+        mark_used,
+        prune_unused,
+    )
     from postgres import PrivateCluster  # type: ignore[no-redef]
     from processes import (  # type: ignore[no-redef]
         Child,
@@ -61,18 +68,33 @@ def prepared_key(environment: Environment) -> str:
 
 def site_environment(instance: Path) -> dict[str, str]:
     """Environment variables for the site's scripts: theirs, not the caller's."""
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith(("INVENIO_", "PYTHON", "VIRTUAL_ENV"))}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("INVENIO_", "PYTHON", "VIRTUAL_ENV"))
+    }
     return env | {"INVENIO_INSTANCE_PATH": str(instance), "PYTHONPATH": str(SITE)}
 
 
-def write_invenio_cfg(instance: Path, *, secret_key: str, database_uri: str,
-                      search_port: int, site_url: str, eager: bool,
-                      storage_settings: str = "") -> None:
+def write_invenio_cfg(
+    instance: Path,
+    *,
+    secret_key: str,
+    database_uri: str,
+    search_port: int,
+    site_url: str,
+    eager: bool,
+    storage_settings: str = "",
+) -> None:
     instance.mkdir(parents=True, exist_ok=True)
-    values = {"secret_key": secret_key, "database_uri": database_uri,
-              "search_port": search_port, "site_ui_url": site_url,
-              "site_api_url": site_url + "/api", "eager": eager}
+    values = {
+        "secret_key": secret_key,
+        "database_uri": database_uri,
+        "search_port": search_port,
+        "site_ui_url": site_url,
+        "site_api_url": site_url + "/api",
+        "eager": eager,
+    }
     text = Template((SITE / "invenio.cfg.in").read_text()).substitute(
         {name: repr(value) for name, value in values.items()},
         storage_settings=storage_settings,
@@ -80,7 +102,9 @@ def write_invenio_cfg(instance: Path, *, secret_key: str, database_uri: str,
     (instance / "invenio.cfg").write_text(text)
 
 
-def start_fake_search(folder: Path, watchdog: Watchdog, load: Path | None = None) -> tuple[Child, int]:
+def start_fake_search(
+    folder: Path, watchdog: Watchdog, load: Path | None = None
+) -> tuple[Child, int]:
     port = free_ports(1)[0]
     argv = [sys.executable, "-I", str(FAKE_SEARCH), "--port", str(port)]
     if load is not None:
@@ -89,19 +113,21 @@ def start_fake_search(folder: Path, watchdog: Watchdog, load: Path | None = None
 
 
 def wait_fake_search(child: Child, port: int) -> None:
-    wait_until(lambda: http_status(f"http://127.0.0.1:{port}/", timeout=2) == 200,
-               child, 30, "answering")
+    wait_until(
+        lambda: http_status(f"http://127.0.0.1:{port}/", timeout=2) == 200, child, 30, "answering"
+    )
 
 
 def ensure_prepared(environment: Environment, watchdog: Watchdog) -> Path:
     """The folder of the prepared site for this environment, set up first if missing."""
     final = cache_home() / "prepared" / prepared_key(environment)
-    if (final / "site.json").exists():
-        return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive(final.parent / f".{final.name}.lock"):
-        if not (final / "site.json").exists():
-            _prepare(environment, watchdog, final)
+    if not (final / "site.json").exists():
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with exclusive(final.parent / f".{final.name}.lock"):
+            if not (final / "site.json").exists():
+                _prepare(environment, watchdog, final)
+                prune_unused(final.parent, keep=final)
+    mark_used(final)
     return final
 
 
@@ -121,9 +147,14 @@ def _prepare(environment: Environment, watchdog: Watchdog, final: Path) -> None:
         cluster.create_database()
         wait_fake_search(search, search_port)
         secret_key = secrets.token_urlsafe(48)
-        write_invenio_cfg(work / "instance", secret_key=secret_key,
-                          database_uri=cluster.database_uri, search_port=search_port,
-                          site_url="http://127.0.0.1", eager=True)
+        write_invenio_cfg(
+            work / "instance",
+            secret_key=secret_key,
+            database_uri=cluster.database_uri,
+            search_port=search_port,
+            site_url="http://127.0.0.1",
+            eager=True,
+        )
         tokens = _run_setup(environment, work, watchdog)
         with urllib.request.urlopen(f"http://127.0.0.1:{search_port}/_fake/dump") as answer:
             documents = answer.read()
@@ -140,10 +171,19 @@ def _prepare(environment: Environment, watchdog: Watchdog, final: Path) -> None:
 def _run_setup(environment: Environment, work: Path, watchdog: Watchdog) -> dict[str, str]:
     output = work / "setup.out"
     with open(output, "wb") as stdout:
-        setup = Child("set-up", [str(environment.python), str(SITE / "setup_site.py"),
-                                 "--location", f"file://{work / 'files'}"],
-                      work / "setup.log", watchdog=watchdog, stdout=stdout.fileno(),
-                      env=site_environment(work / "instance"))
+        setup = Child(
+            "set-up",
+            [
+                str(environment.python),
+                str(SITE / "setup_site.py"),
+                "--location",
+                f"file://{work / 'files'}",
+            ],
+            work / "setup.log",
+            watchdog=watchdog,
+            stdout=stdout.fileno(),
+            env=site_environment(work / "instance"),
+        )
     try:
         code = setup.process.wait(timeout=600)
     except subprocess.TimeoutExpired:
