@@ -67,8 +67,14 @@ class Store:
         self.indexes: dict[str, dict[str, dict[str, Any]]] = {}
         self.seq = itertools.count(1)
 
-    def put(self, index: str, doc_id: str, source: Any, version: int | None = None,
-            create_only: bool = False) -> dict[str, Any]:
+    def put(
+        self,
+        index: str,
+        doc_id: str,
+        source: Any,
+        version: int | None = None,
+        create_only: bool = False,
+    ) -> dict[str, Any]:
         with self.lock:
             docs = self.indexes.setdefault(index, {})
             old = docs.get(doc_id)
@@ -79,7 +85,8 @@ class Store:
                 # a late, older write must not replace a newer document.
                 raise VersionConflict(
                     f"[{doc_id}]: version conflict, current version [{old['version']}] "
-                    f"is higher than the one provided [{version}]")
+                    f"is higher than the one provided [{version}]"
+                )
             new_version = version if version is not None else (old["version"] + 1 if old else 1)
             docs[doc_id] = {"source": source, "version": new_version, "seq_no": next(self.seq)}
             return self._answer(index, doc_id, docs[doc_id], "updated" if old else "created")
@@ -90,8 +97,12 @@ class Store:
         if old is None:
             if "upsert" in body or body.get("doc_as_upsert"):
                 return self.put(index, doc_id, body.get("upsert", body.get("doc", {})))
-            return {"_index": index, "_id": doc_id, "status": 404,
-                    "error": {"type": "document_missing_exception"}}
+            return {
+                "_index": index,
+                "_id": doc_id,
+                "status": 404,
+                "error": {"type": "document_missing_exception"},
+            }
         merged = {**old["source"], **body.get("doc", {})}
         return self.put(index, doc_id, merged)
 
@@ -108,16 +119,23 @@ class Store:
         with self.lock:
             found = self.get_unlocked_name(index, doc_id)
             if found is None:
-                return {"_index": index, "_id": doc_id, "_version": 1, "result": "not_found",
-                        "_shards": SHARDS, "status": 404}
+                return {
+                    "_index": index,
+                    "_id": doc_id,
+                    "_version": 1,
+                    "result": "not_found",
+                    "_shards": SHARDS,
+                    "status": 404,
+                }
             doc = self.indexes[found].pop(doc_id)
             return self._answer(found, doc_id, doc, "deleted")
 
     def get_unlocked_name(self, index: str, doc_id: str) -> str | None:
         if doc_id in self.indexes.get(index, {}):
             return index
-        return next((n for n, d in self.indexes.items() if n.startswith(index) and doc_id in d),
-                    None)
+        return next(
+            (n for n, d in self.indexes.items() if n.startswith(index) and doc_id in d), None
+        )
 
     def under(self, names: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
         """(index, id, doc) for every document in an index starting with one of names."""
@@ -125,9 +143,12 @@ class Store:
         if not prefixes or "_all" in prefixes:
             prefixes = [""]
         with self.lock:
-            return [(name, doc_id, doc) for name, docs in self.indexes.items()
-                    if any(name.startswith(p) for p in prefixes)
-                    for doc_id, doc in docs.items()]
+            return [
+                (name, doc_id, doc)
+                for name, docs in self.indexes.items()
+                if any(name.startswith(p) for p in prefixes)
+                for doc_id, doc in docs.items()
+            ]
 
     def dump(self) -> dict[str, Any]:
         with self.lock:
@@ -136,19 +157,26 @@ class Store:
     def load(self, indexes: dict[str, Any]) -> None:
         with self.lock:
             self.indexes = indexes
-            top = max((d["seq_no"] for docs in indexes.values() for d in docs.values()),
-                      default=0)
+            top = max((d["seq_no"] for docs in indexes.values() for d in docs.values()), default=0)
             self.seq = itertools.count(top + 1)
 
     @staticmethod
     def _answer(index: str, doc_id: str, doc: dict[str, Any], result: str) -> dict[str, Any]:
-        return {"_index": index, "_id": doc_id, "_version": doc["version"], "result": result,
-                "_shards": SHARDS, "_seq_no": doc["seq_no"], "_primary_term": 1,
-                "status": 201 if result == "created" else 200}
+        return {
+            "_index": index,
+            "_id": doc_id,
+            "_version": doc["version"],
+            "result": result,
+            "_shards": SHARDS,
+            "_seq_no": doc["seq_no"],
+            "_primary_term": 1,
+            "status": 201 if result == "created" else 200,
+        }
 
 
-def search(store: Store, names: list[str], body: dict[str, Any],
-           params: dict[str, str]) -> dict[str, Any]:
+def search(
+    store: Store, names: list[str], body: dict[str, Any], params: dict[str, str]
+) -> dict[str, Any]:
     query = body.get("query", {})
     if params.get("q"):
         query = {"bool": {"must": [query, {"query_string": {"query": params["q"]}}]}}
@@ -156,13 +184,27 @@ def search(store: Store, names: list[str], body: dict[str, Any],
     found = sort_hits(found, body.get("sort") or params.get("sort", "").split(",")[0] or None)
     start = int(body.get("from", params.get("from", 0)) or 0)
     size = int(body.get("size", params.get("size", 10)))
-    hits = [{"_index": index, "_id": doc_id, "_score": 1.0, "_source": doc["source"],
-             "_version": doc["version"], "_seq_no": doc["seq_no"], "_primary_term": 1}
-            for index, doc_id, doc in found[start:start + size]]
+    hits = [
+        {
+            "_index": index,
+            "_id": doc_id,
+            "_score": 1.0,
+            "_source": doc["source"],
+            "_version": doc["version"],
+            "_seq_no": doc["seq_no"],
+            "_primary_term": 1,
+        }
+        for index, doc_id, doc in found[start : start + size]
+    ]
     answer: dict[str, Any] = {
-        "took": 1, "timed_out": False, "_shards": SHARDS,
-        "hits": {"total": {"value": len(found), "relation": "eq"},
-                 "max_score": 1.0 if hits else None, "hits": hits},
+        "took": 1,
+        "timed_out": False,
+        "_shards": SHARDS,
+        "hits": {
+            "total": {"value": len(found), "relation": "eq"},
+            "max_score": 1.0 if hits else None,
+            "hits": hits,
+        },
     }
     spec = body.get("aggs") or body.get("aggregations")
     if spec:
@@ -213,8 +255,10 @@ class Handler(BaseHTTPRequestHandler):
         try:
             status, answer = route(self.store, method, parts, params, raw)
         except Exception as error:  # report it like OpenSearch would, and keep serving
-            status, answer = 500, {"error": {"type": "fake_search_exception",
-                                             "reason": repr(error)}, "status": 500}
+            status, answer = (
+                500,
+                {"error": {"type": "fake_search_exception", "reason": repr(error)}, "status": 500},
+            )
         payload = json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=UTF-8")
@@ -241,21 +285,27 @@ def _version(meta: dict[str, Any]) -> int | None:
     return None
 
 
-def _write(store: Store, index: str, doc_id: str, source: Any, meta: dict[str, Any],
-           create_only: bool) -> tuple[int, dict[str, Any]]:
+def _write(
+    store: Store, index: str, doc_id: str, source: Any, meta: dict[str, Any], create_only: bool
+) -> tuple[int, dict[str, Any]]:
     try:
         answer = store.put(index, doc_id, source, _version(meta), create_only)
     except VersionConflict as conflict:
-        return 409, {"_index": index, "_id": doc_id, "status": 409, "error": {
-            "type": "version_conflict_engine_exception", "reason": str(conflict)}}
+        return 409, {
+            "_index": index,
+            "_id": doc_id,
+            "status": 409,
+            "error": {"type": "version_conflict_engine_exception", "reason": str(conflict)},
+        }
     return answer["status"], answer
 
 
-def route(store: Store, method: str, parts: list[str], params: dict[str, str],
-          raw: bytes) -> tuple[int, Any]:
+def route(
+    store: Store, method: str, parts: list[str], params: dict[str, str], raw: bytes
+) -> tuple[int, Any]:
     api = next((p for p in parts if p.startswith("_")), None)
     index = parts[0] if parts and not parts[0].startswith("_") else ""
-    rest = parts[parts.index(api) + 1:] if api else []
+    rest = parts[parts.index(api) + 1 :] if api else []
     names = index.split(",") if index else []
     if not parts:
         return 200, VERSION_DOCUMENT
@@ -275,9 +325,15 @@ def route(store: Store, method: str, parts: list[str], params: dict[str, str],
         name, doc = found
         if api == "_source":
             return 200, doc["source"]
-        return 200, {"_index": name, "_id": doc_id, "_version": doc["version"],
-                     "_seq_no": doc["seq_no"], "_primary_term": 1, "found": True,
-                     "_source": doc["source"]}
+        return 200, {
+            "_index": name,
+            "_id": doc_id,
+            "_version": doc["version"],
+            "_seq_no": doc["seq_no"],
+            "_primary_term": 1,
+            "found": True,
+            "_source": doc["source"],
+        }
     if api == "_doc" and method == "POST":
         return _write(store, index, uuid.uuid4().hex, _json(raw), params, False)
     if api == "_update" and rest:
@@ -296,13 +352,26 @@ def route(store: Store, method: str, parts: list[str], params: dict[str, str],
     if api == "_mget":
         return 200, mget(store, index, _json(raw))
     if api in ("_delete_by_query", "_update_by_query"):
-        return 200, {"took": 0, "timed_out": False, "total": 0, "deleted": 0, "updated": 0,
-                     "batches": 0, "version_conflicts": 0, "noops": 0, "failures": []}
+        return 200, {
+            "took": 0,
+            "timed_out": False,
+            "total": 0,
+            "deleted": 0,
+            "updated": 0,
+            "batches": 0,
+            "version_conflicts": 0,
+            "noops": 0,
+            "failures": [],
+        }
     if api in ("_refresh", "_flush", "_forcemerge"):
         return 200, {"_shards": SHARDS}
     if parts[:2] == ["_cluster", "health"]:
-        return 200, {"cluster_name": "nrpfiles-conformance", "status": "green",
-                     "timed_out": False, "number_of_nodes": 1}
+        return 200, {
+            "cluster_name": "nrpfiles-conformance",
+            "status": "green",
+            "timed_out": False,
+            "number_of_nodes": 1,
+        }
     if not api and method == "PUT":
         return 200, {"acknowledged": True, "shards_acknowledged": True, "index": index}
     if not api and method == "DELETE":
@@ -329,13 +398,17 @@ def bulk(store: Store, default_index: str, lines: list[Any]) -> dict[str, Any]:
             else:
                 answer = _write(store, index, doc_id, source, meta, action == "create")[1]
         items.append({action: answer})
-    errors = any(item_answer.get("status", 200) >= 300 and "error" in item_answer
-                 for item in items for item_answer in item.values())
+    errors = any(
+        item_answer.get("status", 200) >= 300 and "error" in item_answer
+        for item in items
+        for item_answer in item.values()
+    )
     return {"took": 1, "errors": errors, "items": items}
 
 
-def msearch(store: Store, names: list[str], lines: list[Any],
-            params: dict[str, str]) -> dict[str, Any]:
+def msearch(
+    store: Store, names: list[str], lines: list[Any], params: dict[str, str]
+) -> dict[str, Any]:
     responses = []
     for header, body in zip(lines[::2], lines[1::2], strict=False):
         wanted = header.get("index", names)
@@ -353,8 +426,15 @@ def mget(store: Store, index: str, body: dict[str, Any]) -> dict[str, Any]:
         if found is None:
             docs.append({"_index": name, "_id": doc_id, "found": False})
         else:
-            docs.append({"_index": found[0], "_id": doc_id, "_version": found[1]["version"],
-                         "found": True, "_source": found[1]["source"]})
+            docs.append(
+                {
+                    "_index": found[0],
+                    "_id": doc_id,
+                    "_version": found[1]["version"],
+                    "found": True,
+                    "_source": found[1]["source"],
+                }
+            )
     return {"docs": docs}
 
 

@@ -117,8 +117,12 @@ def _range(clause: Doc, doc_id: str, source: Doc) -> bool:
     bounds = {op: spec[op] for op in ("gt", "gte", "lt", "lte") if op in spec}
     if any(isinstance(b, str) and "now" in b for b in bounds.values()):
         return True  # date math is not evaluated
-    tests = {"gt": lambda a, b: a > b, "gte": lambda a, b: a >= b,
-             "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b}
+    tests = {
+        "gt": lambda a, b: a > b,
+        "gte": lambda a, b: a >= b,
+        "lt": lambda a, b: a < b,
+        "lte": lambda a, b: a <= b,
+    }
 
     def within(value: Any) -> bool:
         try:
@@ -170,8 +174,11 @@ def _text(clause: Any, doc_id: str, source: Doc) -> bool:
             continue
         paths = [field] if field else [f.split("^")[0] for f in fields if "*" not in f]
         if paths:
-            texts = [json.dumps(v, ensure_ascii=False).lower()
-                     for p in paths for v in values_at(source, p)]
+            texts = [
+                json.dumps(v, ensure_ascii=False).lower()
+                for p in paths
+                for v in values_at(source, p)
+            ]
             if not any(word in t for t in texts):
                 return False
         elif word not in haystack:
@@ -180,10 +187,21 @@ def _text(clause: Any, doc_id: str, source: Doc) -> bool:
 
 
 _CLAUSES = {
-    "bool": _bool, "term": _term, "terms": _terms, "exists": _exists, "ids": _ids,
-    "range": _range, "nested": _nested, "match_all": _match_all, "match_none": _match_none,
-    "query_string": _text, "simple_query_string": _text, "multi_match": _text,
-    "match": _text, "match_phrase": _text, "match_phrase_prefix": _text,
+    "bool": _bool,
+    "term": _term,
+    "terms": _terms,
+    "exists": _exists,
+    "ids": _ids,
+    "range": _range,
+    "nested": _nested,
+    "match_all": _match_all,
+    "match_none": _match_none,
+    "query_string": _text,
+    "simple_query_string": _text,
+    "multi_match": _text,
+    "match": _text,
+    "match_phrase": _text,
+    "match_phrase_prefix": _text,
 }
 
 
@@ -206,20 +224,52 @@ def sort_key_specs(sort: Any) -> list[tuple[str, bool]]:
 def sort_hits(hits: list[tuple[str, str, Doc]], sort: Any) -> list[tuple[str, str, Doc]]:
     ordered = list(hits)
     for field, descending in reversed(sort_key_specs(sort)):
+
         def key(hit: tuple[str, str, Doc], field: str = field) -> str:
             found = values_at(hit[2]["source"], field)
             return _norm(found[0]) if found else ""
+
         ordered.sort(key=key, reverse=descending)
     return ordered
 
 
-_BUCKETS = {"terms", "significant_terms", "rare_terms", "multi_terms", "histogram",
-            "date_histogram", "auto_date_histogram", "range", "date_range", "ip_range",
-            "geohash_grid", "adjacency_matrix", "composite", "variable_width_histogram"}
-_SINGLE_DOC = {"filter", "nested", "reverse_nested", "global", "missing", "sampler",
-               "diversified_sampler", "children", "parent"}
-_VALUES = {"sum": 0.0, "avg": None, "min": None, "max": None, "value_count": 0,
-           "cardinality": 0, "weighted_avg": None, "median_absolute_deviation": None}
+_BUCKETS = {
+    "terms",
+    "significant_terms",
+    "rare_terms",
+    "multi_terms",
+    "histogram",
+    "date_histogram",
+    "auto_date_histogram",
+    "range",
+    "date_range",
+    "ip_range",
+    "geohash_grid",
+    "adjacency_matrix",
+    "composite",
+    "variable_width_histogram",
+}
+_SINGLE_DOC = {
+    "filter",
+    "nested",
+    "reverse_nested",
+    "global",
+    "missing",
+    "sampler",
+    "diversified_sampler",
+    "children",
+    "parent",
+}
+_VALUES = {
+    "sum": 0.0,
+    "avg": None,
+    "min": None,
+    "max": None,
+    "value_count": 0,
+    "cardinality": 0,
+    "weighted_avg": None,
+    "median_absolute_deviation": None,
+}
 
 
 def aggregations(spec: Any, doc_count: int) -> dict[str, Any]:
@@ -250,8 +300,9 @@ def aggregations(spec: Any, doc_count: int) -> dict[str, Any]:
         elif kind in ("percentiles", "percentile_ranks"):
             result = {"values": {}}
         elif kind == "top_hits":
-            result = {"hits": {"total": {"value": 0, "relation": "eq"}, "max_score": None,
-                               "hits": []}}
+            result = {
+                "hits": {"total": {"value": 0, "relation": "eq"}, "max_score": None, "hits": []}
+            }
         else:
             result = {}
         if "meta" in body:

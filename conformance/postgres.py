@@ -49,10 +49,21 @@ class PrivateCluster:
     def initialise(self) -> None:
         """A new, empty cluster."""
         self.prepare_folder()
-        self._run_as_owner([
-            str(self.bin_dir / "initdb"), "--pgdata", str(self.data), "--username", "postgres",
-            "--auth", "trust", "--encoding", "UTF8", "--no-locale", "--no-sync",
-        ])
+        self._run_as_owner(
+            [
+                str(self.bin_dir / "initdb"),
+                "--pgdata",
+                str(self.data),
+                "--username",
+                "postgres",
+                "--auth",
+                "trust",
+                "--encoding",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+            ]
+        )
 
     def copy_from(self, data: Path) -> None:
         """A cluster that starts as a copy of a stopped one (ownership kept)."""
@@ -64,11 +75,29 @@ class PrivateCluster:
         self.port = free_ports(1)[0]
         self.server = Child(
             "postgres",
-            [str(self.bin_dir / "postgres"), "-D", str(self.data), "-p", str(self.port),
-             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.sockets}",
-             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-             "-c", "max_connections=200"],
-            self.log, watchdog=self.watchdog, user=self.user, cwd=self.folder,
+            [
+                str(self.bin_dir / "postgres"),
+                "-D",
+                str(self.data),
+                "-p",
+                str(self.port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={self.sockets}",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
+            ],
+            self.log,
+            watchdog=self.watchdog,
+            user=self.user,
+            cwd=self.folder,
             # If the launcher dies: an immediate shutdown, which also ends the backends.
             death_signal=signal.SIGQUIT,
         )
@@ -79,8 +108,18 @@ class PrivateCluster:
 
     def _accepts_connections(self) -> bool:
         done = subprocess.run(
-            [str(self.bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port),
-             "-U", "postgres"], check=False)
+            [
+                str(self.bin_dir / "pg_isready"),
+                "-q",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+            ],
+            check=False,
+        )
         return done.returncode == 0
 
     def create_database(self) -> None:
@@ -88,12 +127,28 @@ class PrivateCluster:
 
     def sql(self, statements: str, database: str = DATABASE, **variables: str) -> str:
         """Run SQL through psql; :'name' in it quotes the value of variable name."""
-        command = [str(self.bin_dir / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                   "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database]
+        command = [
+            str(self.bin_dir / "psql"),
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            database,
+        ]
         for name, value in variables.items():
             command += ["-v", f"{name}={value}"]
-        done = subprocess.run(command, input=statements, capture_output=True, text=True,
-                              check=False)
+        done = subprocess.run(
+            command, input=statements, capture_output=True, text=True, check=False
+        )
         if done.returncode != 0:
             raise RuntimeError(f"psql failed: {done.stderr.strip()}")
         return done.stdout
@@ -120,8 +175,14 @@ class PrivateCluster:
 
     def _run_as_owner(self, command: list[str]) -> None:
         done = subprocess.run(
-            command, capture_output=True, text=True, check=False, cwd=self.folder,
-            user=self.user, group=self.user, extra_groups=[] if self.user else None,
+            command,
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=self.folder,
+            user=self.user,
+            group=self.user,
+            extra_groups=[] if self.user else None,
         )
         if done.returncode != 0:
             raise RuntimeError(f"{command[0]} failed:\n{done.stdout}{done.stderr}")

@@ -74,8 +74,12 @@ class Watchdog:
     def __init__(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-I", "-S", "-c", _WATCHDOG],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True, text=True, bufsize=1,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            text=True,
+            bufsize=1,
         )
 
     def tell(self, line: str) -> None:
@@ -97,18 +101,40 @@ class Watchdog:
 class Child:
     """A running program with its log; stopped by process group."""
 
-    def __init__(self, name: str, argv: list[str], log: Path, *, watchdog: Watchdog,
-                 env: dict[str, str] | None = None, cwd: Path | None = None,
-                 user: str | None = None, death_signal: int = signal.SIGTERM,
-                 stdout: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        log: Path,
+        *,
+        watchdog: Watchdog,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        user: str | None = None,
+        death_signal: int = signal.SIGTERM,
+        stdout: int | None = None,
+    ) -> None:
         self.name, self.log, self.watchdog = name, log, watchdog
-        wrapped = [sys.executable, "-I", "-S", "-c", _DIE_WITH_PARENT,
-                   str(int(death_signal)), str(os.getpid()), user or "", *argv]
+        wrapped = [
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            _DIE_WITH_PARENT,
+            str(int(death_signal)),
+            str(os.getpid()),
+            user or "",
+            *argv,
+        ]
         with open(log, "ab") as log_file:
             self.process = subprocess.Popen(
-                wrapped, stdin=subprocess.DEVNULL,
-                stdout=stdout if stdout is not None else log_file, stderr=log_file,
-                env=env, cwd=cwd, start_new_session=True,
+                wrapped,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout if stdout is not None else log_file,
+                stderr=log_file,
+                env=env,
+                cwd=cwd,
+                start_new_session=True,
             )
         watchdog.tell(f"group {self.process.pid}")
 
@@ -195,9 +221,12 @@ def wait_until(ready: Callable[[], bool], child: Child, timeout: float, what: st
     deadline = time.monotonic() + timeout
     while not ready():
         if not child.running:
-            raise RuntimeError(f"{child.name} exited ({child.process.returncode}) before {what}:\n"
-                               f"{child.log_tail()}")
+            raise RuntimeError(
+                f"{child.name} exited ({child.process.returncode}) before {what}:\n"
+                f"{child.log_tail()}"
+            )
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{child.name}: no {what} after {timeout:.0f} s:\n"
-                               f"{child.log_tail()}")
+            raise RuntimeError(
+                f"{child.name}: no {what} after {timeout:.0f} s:\n{child.log_tail()}"
+            )
         time.sleep(0.1)

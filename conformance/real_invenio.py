@@ -104,8 +104,12 @@ class RealInvenio:
     it is removed at the end either way.
     """
 
-    def __init__(self, storage: str = "file", eager: bool | None = None,
-                 work_dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        storage: str = "file",
+        eager: bool | None = None,
+        work_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
         if storage not in STORAGES:
             raise ValueError(f"storage must be one of {STORAGES}, not {storage!r}")
         self.storage = storage
@@ -157,8 +161,9 @@ class RealInvenio:
         logs.mkdir()
 
         with phase("services", self.timings):
-            cluster = self._cluster = PrivateCluster(environment.postgres_bin, work / "pg",
-                                                     watchdog)
+            cluster = self._cluster = PrivateCluster(
+                environment.postgres_bin, work / "pg", watchdog
+            )
             cluster.copy_from(prepared / "pgdata")
             cluster.start()
             self._children.append((cluster.server, cluster.stop))
@@ -175,25 +180,31 @@ class RealInvenio:
                 s3.wait_ready()
             location = f"s3://{s3.bucket}" if s3 else f"file://{work / 'files'}"
             (work / "files").mkdir()
-            cluster.sql('UPDATE files_location SET uri = :\'uri\' WHERE "default";',
-                        uri=location)
+            cluster.sql("UPDATE files_location SET uri = :'uri' WHERE \"default\";", uri=location)
 
         port = free_ports(1)[0]
         self.url = f"http://127.0.0.1:{port}"
         self.api_url = self.url + "/api"
         self.token, self.other_token = site["token"], site["other_token"]
         self.s3_endpoint = s3.endpoint if s3 else None
-        write_invenio_cfg(work / "instance", secret_key=site["secret_key"],
-                          database_uri=cluster.database_uri, search_port=search_port,
-                          site_url=self.url, eager=self.eager,
-                          storage_settings=s3.invenio_settings() if s3 else "")
+        write_invenio_cfg(
+            work / "instance",
+            secret_key=site["secret_key"],
+            database_uri=cluster.database_uri,
+            search_port=search_port,
+            site_url=self.url,
+            eager=self.eager,
+            storage_settings=s3.invenio_settings() if s3 else "",
+        )
         with phase("app start", self.timings):
             self._serve(environment.python, work, logs, port)
         self.log_files = {path.stem: path for path in sorted(logs.iterdir())}
         self.log_files["postgres"] = cluster.log
         self.timings["total"] = time.monotonic() - started
-        log(f"{self.storage} site ({'eager' if self.eager else 'lazy'}) up at {self.url} "
-            f"in {self.timings['total']:.1f} s")
+        log(
+            f"{self.storage} site ({'eager' if self.eager else 'lazy'}) up at {self.url} "
+            f"in {self.timings['total']:.1f} s"
+        )
 
     def _make_work_dir(self) -> Path:
         if self.work_dir is None:
@@ -209,13 +220,28 @@ class RealInvenio:
 
     def _serve(self, python: Path, work: Path, logs: Path, port: int) -> None:
         assert self._watchdog is not None
-        app = Child("invenio", [str(python), str(SITE / "serve_site.py"), "--port", str(port),
-                                "--log", str(logs / "invenio.log")],
-                    logs / "invenio.log", watchdog=self._watchdog,
-                    env=site_environment(work / "instance"), cwd=work)
+        app = Child(
+            "invenio",
+            [
+                str(python),
+                str(SITE / "serve_site.py"),
+                "--port",
+                str(port),
+                "--log",
+                str(logs / "invenio.log"),
+            ],
+            logs / "invenio.log",
+            watchdog=self._watchdog,
+            env=site_environment(work / "instance"),
+            cwd=work,
+        )
         self._children.append((app, app.stop))
-        wait_until(lambda: http_status(self.api_url + "/records", timeout=30) == 200,
-                   app, START_TIMEOUT, "answer from GET /api/records")
+        wait_until(
+            lambda: http_status(self.api_url + "/records", timeout=30) == 200,
+            app,
+            START_TIMEOUT,
+            "answer from GET /api/records",
+        )
         status = http_status(self.url + "/", timeout=30)
         if status != 200:
             raise RuntimeError(f"the home page answers {status}:\n{app.log_tail()}")
@@ -271,10 +297,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the real InvenioRDM 14 on loopback.")
     parser.add_argument("--storage", choices=STORAGES, default="file")
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--eager", dest="eager", action="store_true", default=None,
-                      help="run Celery tasks inside requests (default on a file store)")
-    mode.add_argument("--lazy", dest="eager", action="store_false",
-                      help="leave Celery tasks queued (default on S3)")
+    mode.add_argument(
+        "--eager",
+        dest="eager",
+        action="store_true",
+        default=None,
+        help="run Celery tasks inside requests (default on a file store)",
+    )
+    mode.add_argument(
+        "--lazy",
+        dest="eager",
+        action="store_false",
+        help="leave Celery tasks queued (default on S3)",
+    )
     parser.add_argument("--work-dir", help="a new or empty folder (default: a temporary one)")
     args = parser.parse_args(argv)
     try:

@@ -33,8 +33,9 @@ REGION = "us-east-1"
 
 
 class SeaweedS3:
-    def __init__(self, weed: Path, folder: Path, log: Path, watchdog: Watchdog,
-                 bucket: str = "invenio") -> None:
+    def __init__(
+        self, weed: Path, folder: Path, log: Path, watchdog: Watchdog, bucket: str = "invenio"
+    ) -> None:
         self.weed, self.folder, self.log, self.watchdog = weed, folder, log, watchdog
         self.bucket = bucket
         self.access_key = "conformance-" + secrets.token_hex(4)
@@ -49,26 +50,50 @@ class SeaweedS3:
     def start(self) -> None:
         (self.folder / "data").mkdir(parents=True, exist_ok=True)
         identities = self.folder / "identities.json"
-        identities.write_text(json.dumps({"identities": [{
-            "name": "conformance",
-            "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
-            "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-        }]}))
+        identities.write_text(
+            json.dumps(
+                {
+                    "identities": [
+                        {
+                            "name": "conformance",
+                            "credentials": [
+                                {"accessKey": self.access_key, "secretKey": self.secret_key}
+                            ],
+                            "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+                        }
+                    ]
+                }
+            )
+        )
         identities.chmod(0o600)
-        self.ports = dict(zip(COMPONENTS, free_ports(len(COMPONENTS), grpc_offset=True),
-                              strict=True))
+        self.ports = dict(
+            zip(COMPONENTS, free_ports(len(COMPONENTS), grpc_offset=True), strict=True)
+        )
         ports = [f"-{name}.port={port}" for name, port in self.ports.items()]
         ports += [f"-{name}.port.grpc={port + 10000}" for name, port in self.ports.items()]
-        self.server = Child("seaweedfs", [
-            str(self.weed), "mini", f"-dir={self.folder / 'data'}",
-            "-ip=127.0.0.1", "-ip.bind=127.0.0.1", *ports,
-            "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false",
-            "-master.telemetry=false", f"-bucket={self.bucket}",
-            "-volume.preStopSeconds=0",  # no grace period for clients at shutdown: none are left
-            f"-s3.config={identities}",
-            f"-filer.localSocket={self.folder / 'filer.sock'}",
-            f"-s3.localSocket={self.folder / 's3.sock'}",
-        ], self.log, watchdog=self.watchdog, cwd=self.folder)
+        self.server = Child(
+            "seaweedfs",
+            [
+                str(self.weed),
+                "mini",
+                f"-dir={self.folder / 'data'}",
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                *ports,
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+                "-webdav=false",
+                "-admin.ui=false",
+                "-master.telemetry=false",
+                f"-bucket={self.bucket}",
+                f"-s3.config={identities}",
+                f"-filer.localSocket={self.folder / 'filer.sock'}",
+                f"-s3.localSocket={self.folder / 's3.sock'}",
+            ],
+            self.log,
+            watchdog=self.watchdog,
+            cwd=self.folder,
+        )
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         assert self.server is not None

@@ -31,8 +31,9 @@ METADATA = {
     "title": "A conformance check",
     "publication_date": "2024-01-15",
     "publisher": "nrpfiles",
-    "creators": [{"person_or_org": {"type": "personal", "family_name": "Tester",
-                                    "given_name": "Ada"}}],
+    "creators": [
+        {"person_or_org": {"type": "personal", "family_name": "Tester", "given_name": "Ada"}}
+    ],
 }
 
 
@@ -42,31 +43,57 @@ class Failed(AssertionError):
 
 def expect(answer: httpx.Response, *statuses: int) -> Any:
     if answer.status_code not in statuses:
-        raise Failed(f"{answer.request.method} {answer.request.url} -> {answer.status_code} "
-                     f"(wanted {statuses}): {answer.text[:600]}")
+        raise Failed(
+            f"{answer.request.method} {answer.request.url} -> {answer.status_code} "
+            f"(wanted {statuses}): {answer.text[:600]}"
+        )
     return answer.json() if "json" in answer.headers.get("content-type", "") else None
 
 
 def one_pass(api: httpx.Client, other: httpx.Client, storage: str, eager: bool) -> str:
-    draft = expect(api.post("/records", json={"metadata": METADATA, "files": {"enabled": True},
-                                               "access": {"record": "public",
-                                                          "files": "public"}}), 201)
+    draft = expect(
+        api.post(
+            "/records",
+            json={
+                "metadata": METADATA,
+                "files": {"enabled": True},
+                "access": {"record": "public", "files": "public"},
+            },
+        ),
+        201,
+    )
     files_url = draft["links"]["files"]
     record_id = draft["id"]
 
     small = os.urandom(1000)
     expect(api.post(files_url, json=[{"key": "small.bin"}]), 201)
-    expect(api.put(f"{files_url}/small.bin/content", content=small,
-                   headers={"Content-Type": "application/octet-stream"}), 200)
+    expect(
+        api.put(
+            f"{files_url}/small.bin/content",
+            content=small,
+            headers={"Content-Type": "application/octet-stream"},
+        ),
+        200,
+    )
     entry = expect(api.post(f"{files_url}/small.bin/commit"), 200)
     assert entry["status"] == "completed", entry
     assert entry["checksum"] == "md5:" + hashlib.md5(small).hexdigest(), entry  # noqa: S324
 
     big = os.urandom(PART_SIZE + 1024 * 1024)
     parts = [big[:PART_SIZE], big[PART_SIZE:]]
-    listing = expect(api.post(files_url, json=[{
-        "key": "big.bin", "size": len(big),
-        "transfer": {"type": "M", "parts": 2, "part_size": PART_SIZE}}]), 201)
+    listing = expect(
+        api.post(
+            files_url,
+            json=[
+                {
+                    "key": "big.bin",
+                    "size": len(big),
+                    "transfer": {"type": "M", "parts": 2, "part_size": PART_SIZE},
+                }
+            ],
+        ),
+        201,
+    )
     pending = next(e for e in listing["entries"] if e["key"] == "big.bin")
     assert pending["status"] == "pending" and pending["checksum"] is None, pending
     for link in pending["links"]["parts"]:
@@ -118,15 +145,21 @@ def check(url: str, token: str, other_token: str, storage: str, eager: bool) -> 
     api_url = url.rstrip("/") + "/api"
     home = httpx.get(url, timeout=30)
     assert home.status_code == 200 and 'content="InvenioRDM 14.0"' in home.text, home.status_code
-    with httpx.Client(base_url=api_url, timeout=60,
-                      headers={"Authorization": f"Bearer {token}"}) as api, \
-            httpx.Client(base_url=api_url, timeout=60,
-                         headers={"Authorization": f"Bearer {other_token}"}) as other:
+    with (
+        httpx.Client(
+            base_url=api_url, timeout=60, headers={"Authorization": f"Bearer {token}"}
+        ) as api,
+        httpx.Client(
+            base_url=api_url, timeout=60, headers={"Authorization": f"Bearer {other_token}"}
+        ) as other,
+    ):
         for number in (1, 2):
             started = time.monotonic()
             record_id = one_pass(api, other, storage, eager)
-            print(f"pass {number}: published {record_id} in {time.monotonic() - started:.1f} s",
-                  flush=True)
+            print(
+                f"pass {number}: published {record_id} in {time.monotonic() - started:.1f} s",
+                flush=True,
+            )
 
 
 def main() -> int:

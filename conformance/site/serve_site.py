@@ -23,12 +23,12 @@ def main():
     log = open(args.log, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 (for the process's life)
     # Python warnings and stray prints land in the same file.
     sys.stdout = sys.stderr = log
-    logging.basicConfig(stream=log, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        stream=log, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     app = create_app()
     # threaded: parallel uploads to one draft are part of what is tested.
-    run_simple("127.0.0.1", args.port, app, threaded=True, use_reloader=False,
-               use_debugger=False)
+    run_simple("127.0.0.1", args.port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
 if __name__ == "__main__":

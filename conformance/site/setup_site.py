@@ -27,8 +27,14 @@ from invenio_oauth2server.models import Token
 # Vocabularies a minimal record and its usual companions need; languages,
 # licenses, subjects, names and funders are left out (large, and optional).
 VOCABULARIES = (
-    "resourcetypes", "creatorsroles", "contributorsroles", "titletypes",
-    "descriptiontypes", "datetypes", "relationtypes", "removalreasons",
+    "resourcetypes",
+    "creatorsroles",
+    "contributorsroles",
+    "titletypes",
+    "descriptiontypes",
+    "datetypes",
+    "relationtypes",
+    "removalreasons",
 )
 USERS = (("token", "owner@conformance.invalid"), ("other_token", "other@conformance.invalid"))
 
