@@ -101,7 +101,8 @@ class RealInvenio:
     store and not on S3, where a multipart checksum then stays
     "multipart:...", as behind a busy worker. work_dir: an empty or new
     folder for everything of this site (default: a new temporary folder);
-    it is removed at the end either way.
+    it is removed at the end either way (unless NRPFILES_CONFORMANCE_KEEP
+    is set), a non-empty one is refused.
     """
 
     def __init__(
@@ -126,6 +127,7 @@ class RealInvenio:
         self._watchdog: Watchdog | None = None
         self._cluster: PrivateCluster | None = None
         self._previous_sigterm: Any = None
+        self._owns_work_dir = False
 
     def __enter__(self) -> RealInvenio:
         self.start()
@@ -210,8 +212,10 @@ class RealInvenio:
         if self.work_dir is None:
             self.work_dir = Path(tempfile.mkdtemp(prefix="nrpfiles-invenio-"))
         elif self.work_dir.exists() and any(self.work_dir.iterdir()):
+            # Refused before it is ours: the clean-up must not remove someone's files.
             raise ValueError(f"work_dir {self.work_dir} is not empty")
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        self._owns_work_dir = True
         self.work_dir.chmod(0o711)  # the cluster's owner (postgres) must traverse it
         if not os.environ.get("NRPFILES_CONFORMANCE_KEEP"):
             assert self._watchdog is not None
@@ -282,8 +286,9 @@ class RealInvenio:
             raise interrupted
 
     def _remove_work_dir(self) -> None:
-        if self.work_dir is None or not self.work_dir.exists():
+        if self.work_dir is None or not self._owns_work_dir or not self.work_dir.exists():
             return
+        self._owns_work_dir = False
         if os.environ.get("NRPFILES_CONFORMANCE_KEEP"):
             log(f"kept {self.work_dir}")
         else:
