@@ -136,7 +136,7 @@ def _prepare(environment: Environment, watchdog: Watchdog, final: Path) -> None:
     # Outside the cache: the cluster's owner (postgres) must reach it, and may not reach $HOME.
     work = Path(tempfile.mkdtemp(prefix="nrpfiles-prepare-"))
     work.chmod(0o711)
-    watchdog.tell(f"folder {work}")
+    watchdog.tell(f"path {work}")
     cluster = PrivateCluster(environment.postgres_bin, work / "pg", watchdog)
     search: Child | None = None
     try:

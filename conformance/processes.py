@@ -5,10 +5,11 @@ launcher only, which then stops the children in order) and asks the kernel
 to signal it when the launcher dies (PR_SET_PDEATHSIG, set by a one-line
 Python wrapper that then execs the real program: preexec_fn is unsafe in a
 threaded parent such as a test run). A watchdog process outlives the
-launcher by design: it learns each child's process group and the work
-folder through a pipe, and if the pipe closes without a final "done" (the
-launcher was killed outright), it kills those groups, grandchildren
-included, and removes the folder.
+launcher by design: it learns each child's process group and the paths to
+remove (the work folder, sockets a child keeps elsewhere) through a pipe,
+and if the pipe closes without a final "done" (the launcher was killed
+outright), it kills those groups, grandchildren included, and removes the
+paths.
 
 Standard library only.
 """
@@ -44,12 +45,12 @@ _DIE_WITH_PARENT = (
 
 _WATCHDOG = r"""
 import os, shutil, signal, sys, time
-groups, folders, done = set(), [], False
+groups, paths, done = set(), [], False
 for line in sys.stdin:
     word, _, value = line.strip().partition(" ")
     if word == "group": groups.add(int(value))
     elif word == "forget": groups.discard(int(value))
-    elif word == "folder": folders.append(value)
+    elif word == "path": paths.append(value)
     elif word == "done": done = True
 if done: sys.exit(0)
 for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -64,7 +65,11 @@ for sig in (signal.SIGTERM, signal.SIGKILL):
             except OSError: pass
         if not alive: break
         time.sleep(0.2)
-for folder in folders: shutil.rmtree(folder, ignore_errors=True)
+for path in paths:
+    if os.path.isdir(path) and not os.path.islink(path): shutil.rmtree(path, ignore_errors=True)
+    else:
+        try: os.remove(path)
+        except OSError: pass
 """
 
 

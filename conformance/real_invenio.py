@@ -219,7 +219,7 @@ class RealInvenio:
         self.work_dir.chmod(0o711)  # the cluster's owner (postgres) must traverse it
         if not os.environ.get("NRPFILES_CONFORMANCE_KEEP"):
             assert self._watchdog is not None
-            self._watchdog.tell(f"folder {self.work_dir}")
+            self._watchdog.tell(f"path {self.work_dir}")
         return self.work_dir
 
     def _serve(self, python: Path, work: Path, logs: Path, port: int) -> None:

@@ -71,10 +71,14 @@ class SeaweedS3:
         )
         ports = [f"-{name}.port={port}" for name, port in self.ports.items()]
         ports += [f"-{name}.port.grpc={port + 10000}" for name, port in self.ports.items()]
+        for socket in self.grpc_sockets():
+            self.watchdog.tell(f"path {socket}")  # removed even if we are killed
+        (self.folder / "logs").mkdir(exist_ok=True)
         self.server = Child(
             "seaweedfs",
             [
                 str(self.weed),
+                f"-logdir={self.folder / 'logs'}",  # its own log files, else in /tmp
                 "mini",
                 f"-dir={self.folder / 'data'}",
                 "-ip=127.0.0.1",
@@ -111,6 +115,20 @@ class SeaweedS3:
         if self.server is not None:
             self.server.stop(timeout=15)
             self.server = None
+        for socket in self.grpc_sockets():  # left behind when it had to be killed
+            socket.unlink(missing_ok=True)
+
+    def grpc_sockets(self) -> list[Path]:
+        """The Unix sockets weed mini serves its gRPC on besides TCP.
+
+        Their place is not configurable: /tmp, named after component and
+        port. SeaweedFS removes them when it shuts down cleanly, not when
+        it is killed.
+        """
+        return [
+            Path(f"/tmp/seaweedfs-{name}-grpc-{port + 10000}.sock")  # noqa: S108 (its choice)
+            for name, port in self.ports.items()
+        ]
 
     def invenio_settings(self) -> str:
         """The invenio.cfg lines that store files in this bucket."""
