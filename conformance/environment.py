@@ -144,8 +144,13 @@ def prune_unused(parent: Path, keep: Path, days: float = STALE_AFTER_DAYS) -> No
     """
     cutoff = time.time() - days * 86400
     for entry in parent.iterdir():
+        if entry.name.startswith((".build-", ".prune-")) and entry.is_dir():
+            # Left by a build or a removal that was killed; one in progress is minutes old.
+            if entry.stat().st_mtime < time.time() - 86400:
+                shutil.rmtree(entry, ignore_errors=True)
+            continue
         if entry == keep or len(entry.name) != 16 or not entry.is_dir():
-            continue  # not a key: the lock files, "prepared", builds in progress
+            continue  # not a key: the lock files, "prepared"
         stamp = entry / ".last-used"
         used = (stamp if stamp.exists() else entry).stat().st_mtime
         if used < cutoff:
