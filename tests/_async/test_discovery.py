@@ -76,3 +76,18 @@ async def test_an_unreachable_repository_fails_discovery_loudly(respx_mock):
     respx_mock.get(f"{ROOT}/.well-known/repository").mock(side_effect=httpx.ConnectError("down"))
     with pytest.raises(RepositoryCommunicationError):
         await get_async_client(ROOT, retry=NO_WAIT)
+
+
+async def test_a_session_cookie_from_the_home_page_is_never_sent_back(respx_mock):
+    """InvenioRDM holds a request with its session cookie to CSRF rules (400), token or not."""
+    respx_mock.get(f"{ROOT}/.well-known/repository").respond(404)
+    respx_mock.get(f"{ROOT}/").respond(
+        200,
+        text='<meta name="generator" content="InvenioRDM 14.0">',
+        headers={"Set-Cookie": "session=abc; Path=/; HttpOnly"},
+    )
+    records = respx_mock.get(f"{ROOT}/api/records").respond(200, json={"hits": {"hits": []}})
+    client = await get_async_client(ROOT, token="t", retry=NO_WAIT)
+    async with client:
+        await client.records.search()
+    assert "cookie" not in records.calls.last.request.headers

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_discovery.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 345815099d8c868f4b67bbabdc6001fb95718fbce9bf007135db8bf9d42d7319
+# body-sha256: db06035cf02549e4386f9efba4092491aab68e99f72a23988713aa699de71c47
 """Discovery: NRP's well-known document, plain InvenioRDM's generator tag, API URLs."""
 
 from __future__ import annotations
@@ -78,3 +78,18 @@ def test_an_unreachable_repository_fails_discovery_loudly(respx_mock):
     respx_mock.get(f"{ROOT}/.well-known/repository").mock(side_effect=httpx.ConnectError("down"))
     with pytest.raises(RepositoryCommunicationError):
         get_sync_client(ROOT, retry=NO_WAIT)
+
+
+def test_a_session_cookie_from_the_home_page_is_never_sent_back(respx_mock):
+    """InvenioRDM holds a request with its session cookie to CSRF rules (400), token or not."""
+    respx_mock.get(f"{ROOT}/.well-known/repository").respond(404)
+    respx_mock.get(f"{ROOT}/").respond(
+        200,
+        text='<meta name="generator" content="InvenioRDM 14.0">',
+        headers={"Set-Cookie": "session=abc; Path=/; HttpOnly"},
+    )
+    records = respx_mock.get(f"{ROOT}/api/records").respond(200, json={"hits": {"hits": []}})
+    client = get_sync_client(ROOT, token="t", retry=NO_WAIT)
+    with client:
+        client.records.search()
+    assert "cookie" not in records.calls.last.request.headers

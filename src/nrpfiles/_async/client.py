@@ -6,6 +6,7 @@ import ipaddress
 import logging
 import ssl
 import warnings
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
 
 import httpx
@@ -134,10 +135,21 @@ def _http_client(
         verify=verify,
         headers={"User-Agent": f"nrpfiles/{__version__}", "Accept": "application/json"},
         follow_redirects=False,
+        cookies=_refusing_jar(),
         limits=limits,
         # Large socket reads: stock httpcore's 64 KiB reads cap downloads well below curl.
         transport=transport or AsyncHTTPTransport(verify=verify, limits=limits),
     )
+
+
+def _refusing_jar() -> CookieJar:
+    """A jar that keeps no cookie: the token authenticates every call.
+
+    InvenioRDM's home page (read for discovery) sets a session cookie; a request
+    carrying it is held to CSRF rules and refused with 400 instead of judged by
+    its token.
+    """
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 def _warn_on_plain_http_token(url: httpx.URL, token: str | None) -> None:

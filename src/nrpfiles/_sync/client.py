@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/client.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 6f3a1e58100874686a51727013723fe24691982cf0739a2056ff3c2a5cb9edb8
+# body-sha256: 5cfa8f74d91fb41841ff9920afb2ab9392006aa4edf961fef5556af246a114dd
 """The async repository client: configuration, the shared connection pool, discovery."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import ipaddress
 import logging
 import ssl
 import warnings
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
 
 import httpx
@@ -136,10 +137,21 @@ def _http_client(
         verify=verify,
         headers={"User-Agent": f"nrpfiles/{__version__}", "Accept": "application/json"},
         follow_redirects=False,
+        cookies=_refusing_jar(),
         limits=limits,
         # Large socket reads: stock httpcore's 64 KiB reads cap downloads well below curl.
         transport=transport or HTTPTransport(verify=verify, limits=limits),
     )
+
+
+def _refusing_jar() -> CookieJar:
+    """A jar that keeps no cookie: the token authenticates every call.
+
+    InvenioRDM's home page (read for discovery) sets a session cookie; a request
+    carrying it is held to CSRF rules and refused with 400 instead of judged by
+    its token.
+    """
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 def _warn_on_plain_http_token(url: httpx.URL, token: str | None) -> None:
