@@ -271,6 +271,47 @@ async def test_stale_update_raises_conflict(client, respx_mock):
     assert caught.value.status == 412
 
 
+async def test_a_revision_the_repository_moved_itself_is_not_a_conflict(client, respx_mock):
+    """Removing a file from a draft bumps its revision; the caller's edit still goes in."""
+    respx_mock.get(f"{RECORDS}/abc/draft").mock(
+        side_effect=[
+            httpx.Response(200, json=draft_json(), headers={"ETag": '"3"'}),
+            httpx.Response(200, json=draft_json(revision_id=5), headers={"ETag": '"5"'}),
+        ]
+    )
+    put = respx_mock.put(f"{RECORDS}/abc/draft").mock(
+        side_effect=[
+            httpx.Response(412, json={"status": 412, "message": "Revision id provided(3) ..."}),
+            httpx.Response(200, json=draft_json(metadata={"title": "Mine"}, revision_id=6)),
+        ]
+    )
+    record = await client.records.draft_records.read("abc")
+    record.metadata["title"] = "Mine"
+    updated = await client.records.update(record)
+    assert updated.metadata["title"] == "Mine"
+    assert [call.request.headers["If-Match"] for call in put.calls] == ["3", "5"]
+
+
+async def test_a_draft_someone_else_edited_is_a_conflict(client, respx_mock):
+    respx_mock.get(f"{RECORDS}/abc/draft").mock(
+        side_effect=[
+            httpx.Response(200, json=draft_json(), headers={"ETag": '"3"'}),
+            httpx.Response(
+                200, json=draft_json(metadata={"title": "Theirs"}, revision_id=5),
+                headers={"ETag": '"5"'},
+            ),
+        ]
+    )
+    put = respx_mock.put(f"{RECORDS}/abc/draft").respond(
+        412, json={"status": 412, "message": "Revision id provided(3) ..."}
+    )
+    record = await client.records.draft_records.read("abc")
+    record.metadata["title"] = "Mine"
+    with pytest.raises(ConflictError):
+        await client.records.update(record)
+    assert put.call_count == 1
+
+
 async def test_update_whose_answer_was_lost_is_recognised_on_the_retry(client, respx_mock):
     stored = draft_json(metadata={"title": "Mine"}, revision_id=4)
     respx_mock.put(f"{RECORDS}/abc/draft").mock(

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_records.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 5cfcbeb3edce111ce2e5939a2ab3a3a2ddb79a255831ea62fd3eef00f6f64b17
+# body-sha256: 57b5a28c98dc37c56c23af74b671bb7bf8e119518792d2742af80e62538b2539
 """Records API against mocked HTTP: odd server answers and how records are named."""
 
 from __future__ import annotations
@@ -271,6 +271,47 @@ def test_stale_update_raises_conflict(client, respx_mock):
     with pytest.raises(ConflictError) as caught:
         client.records.update(record)
     assert caught.value.status == 412
+
+
+def test_a_revision_the_repository_moved_itself_is_not_a_conflict(client, respx_mock):
+    """Removing a file from a draft bumps its revision; the caller's edit still goes in."""
+    respx_mock.get(f"{RECORDS}/abc/draft").mock(
+        side_effect=[
+            httpx.Response(200, json=draft_json(), headers={"ETag": '"3"'}),
+            httpx.Response(200, json=draft_json(revision_id=5), headers={"ETag": '"5"'}),
+        ]
+    )
+    put = respx_mock.put(f"{RECORDS}/abc/draft").mock(
+        side_effect=[
+            httpx.Response(412, json={"status": 412, "message": "Revision id provided(3) ..."}),
+            httpx.Response(200, json=draft_json(metadata={"title": "Mine"}, revision_id=6)),
+        ]
+    )
+    record = client.records.draft_records.read("abc")
+    record.metadata["title"] = "Mine"
+    updated = client.records.update(record)
+    assert updated.metadata["title"] == "Mine"
+    assert [call.request.headers["If-Match"] for call in put.calls] == ["3", "5"]
+
+
+def test_a_draft_someone_else_edited_is_a_conflict(client, respx_mock):
+    respx_mock.get(f"{RECORDS}/abc/draft").mock(
+        side_effect=[
+            httpx.Response(200, json=draft_json(), headers={"ETag": '"3"'}),
+            httpx.Response(
+                200, json=draft_json(metadata={"title": "Theirs"}, revision_id=5),
+                headers={"ETag": '"5"'},
+            ),
+        ]
+    )
+    put = respx_mock.put(f"{RECORDS}/abc/draft").respond(
+        412, json={"status": 412, "message": "Revision id provided(3) ..."}
+    )
+    record = client.records.draft_records.read("abc")
+    record.metadata["title"] = "Mine"
+    with pytest.raises(ConflictError):
+        client.records.update(record)
+    assert put.call_count == 1
 
 
 def test_update_whose_answer_was_lost_is_recognised_on_the_retry(client, respx_mock):

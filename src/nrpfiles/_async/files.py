@@ -13,6 +13,7 @@ import httpx
 
 from nrpfiles._async.download import AsyncDownloader
 from nrpfiles._async.http import decode_json
+from nrpfiles._async.records import record_from
 from nrpfiles._async.upload import AsyncUploader
 from nrpfiles._transfer_plan import (
     check_key,
@@ -223,9 +224,7 @@ class AsyncFilesClient:
                 raise
             # Not published (yet): the id may name a draft.
             body, response = await self._http.request_json("GET", join(url, "draft"))
-        record = structure(body, Record)
-        record.etag = response.headers.get("ETag")
-        return record
+        return record_from(body, response)
 
     async def _record_url(self, record_or_url: Any) -> str:
         if isinstance(record_or_url, str) and not is_url(record_or_url):

@@ -8,6 +8,7 @@ returned record's ``errors``; a strict one (publish) raises ``ValidationError``.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -66,10 +67,11 @@ class AsyncRecordsClient:
         Everything read is sent back, fields this library does not know
         included. ``If-Match`` carries the ETag the record was read with, so a
         draft changed meanwhile raises ``ConflictError`` rather than being
-        overwritten. If the answer to an update that did land was lost, the
-        retry meets that same conflict; the draft is then re-read and
-        returned when it already holds what was sent. Field problems are on
-        the returned record's ``errors``.
+        overwritten. A conflict is checked on a fresh read: when the draft
+        already holds what was sent (the answer to this update was lost), it
+        is returned; when only the repository itself moved the revision on
+        (a file was removed meanwhile), the update is sent again. Field
+        problems are on the returned record's ``errors``.
         """
         if record.is_draft is False:
             raise ValueError(
@@ -79,9 +81,8 @@ class AsyncRecordsClient:
         body = unstructure(record)
         for name in _READ_ONLY_ON_UPDATE:
             body.pop(name, None)
-        headers = if_match(record.etag)
         try:
-            return await self._call("PUT", url, json=body, headers=headers)
+            return await self._call("PUT", url, json=body, headers=if_match(record.etag))
         except ConflictError as conflict:
             if not record.etag:
                 raise
@@ -89,9 +90,13 @@ class AsyncRecordsClient:
                 current = await self._call("GET", url)
             except RepositoryError:
                 raise conflict from None
-            if _holds(current, body):
-                return current
-            raise
+            if editable(unstructure(current)) == editable(body):
+                return current  # the lost answer of this very update
+            if record.read_as is None or editable(unstructure(current)) != record.read_as:
+                raise
+            # Nobody changed what a caller edits: the repository bumped the revision
+            # itself (removing a file does), so this update overwrites nothing.
+            return await self._call("PUT", url, json=body, headers=if_match(current.etag))
 
     async def delete(self, draft: Any) -> None:
         """Delete a draft: an unpublished record goes away, an edit is abandoned.
@@ -191,7 +196,7 @@ class AsyncRecordsClient:
         body, response = await self._http.request_json(
             method, url, json=json, headers=headers, idempotent=idempotent
         )
-        return _record_from(body, response)
+        return record_from(body, response)
 
     async def _search_page(self, url: str, params: Mapping[str, Any] | None) -> SearchPage:
         body, _ = await self._http.request_json("GET", url, params=params)
@@ -288,9 +293,10 @@ def if_match(etag: str | None) -> dict[str, str] | None:
     return {"If-Match": revision[1] if revision else etag}
 
 
-def _record_from(body: Any, response: httpx.Response) -> Record:
+def record_from(body: Any, response: httpx.Response) -> Record:
     record = structure(body, Record)
     record.etag = response.headers.get("ETag")
+    record.read_as = copy.deepcopy(editable(unstructure(record)))
     return record
 
 
@@ -307,9 +313,12 @@ def _param(value: Any) -> Any:
     return value
 
 
-def _holds(current: Record, sent: Mapping[str, Any]) -> bool:
-    """Whether the stored draft already has what an update sent, in the parts a client edits."""
-    stored = unstructure(current)
-    return all(
-        stored.get(name) == sent.get(name) for name in ("metadata", "access", "custom_fields")
-    ) and stored.get("files", {}).get("enabled") == sent.get("files", {}).get("enabled")
+def editable(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a record's JSON a client edits, to compare two versions of a draft."""
+    files = body.get("files")
+    return {
+        "metadata": body.get("metadata"),
+        "access": body.get("access"),
+        "custom_fields": body.get("custom_fields"),
+        "files.enabled": files.get("enabled") if isinstance(files, Mapping) else None,
+    }

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/files.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 9416329bac50412123ed7f42c9d85007528a0e7f43d0301cf99186139018ec03
+# body-sha256: b980b7361aae0292258fee72ac8fa2d842090b33e1dcda659b9e85bff1a86c01
 """``client.files``: list, read, upload, download, update and delete the files of a record."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import httpx
 
 from nrpfiles._sync.download import Downloader
 from nrpfiles._sync.http import decode_json
+from nrpfiles._sync.records import record_from
 from nrpfiles._sync.upload import Uploader
 from nrpfiles._transfer_plan import (
     check_key,
@@ -225,9 +226,7 @@ class FilesClient:
                 raise
             # Not published (yet): the id may name a draft.
             body, response = self._http.request_json("GET", join(url, "draft"))
-        record = structure(body, Record)
-        record.etag = response.headers.get("ETag")
-        return record
+        return record_from(body, response)
 
     def _record_url(self, record_or_url: Any) -> str:
         if isinstance(record_or_url, str) and not is_url(record_or_url):

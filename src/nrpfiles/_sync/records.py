@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/records.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 33f7fe1c2852b2d008be51bd9eaec4c5a12eeca9f2231549fe0ec733cdd115ea
+# body-sha256: bb1b8620b03941edc98f141448cd21b9b7d0fcb93788b0d3d62c7b1f29942c65
 """``client.records``: create, read, update, publish, edit and version records; search them.
 
 Records are given as :class:`~nrpfiles.models.Record` objects, as record URLs
@@ -10,6 +10,7 @@ returned record's ``errors``; a strict one (publish) raises ``ValidationError``.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -68,10 +69,11 @@ class RecordsClient:
         Everything read is sent back, fields this library does not know
         included. ``If-Match`` carries the ETag the record was read with, so a
         draft changed meanwhile raises ``ConflictError`` rather than being
-        overwritten. If the answer to an update that did land was lost, the
-        retry meets that same conflict; the draft is then re-read and
-        returned when it already holds what was sent. Field problems are on
-        the returned record's ``errors``.
+        overwritten. A conflict is checked on a fresh read: when the draft
+        already holds what was sent (the answer to this update was lost), it
+        is returned; when only the repository itself moved the revision on
+        (a file was removed meanwhile), the update is sent again. Field
+        problems are on the returned record's ``errors``.
         """
         if record.is_draft is False:
             raise ValueError(
@@ -81,9 +83,8 @@ class RecordsClient:
         body = unstructure(record)
         for name in _READ_ONLY_ON_UPDATE:
             body.pop(name, None)
-        headers = if_match(record.etag)
         try:
-            return self._call("PUT", url, json=body, headers=headers)
+            return self._call("PUT", url, json=body, headers=if_match(record.etag))
         except ConflictError as conflict:
             if not record.etag:
                 raise
@@ -91,9 +92,13 @@ class RecordsClient:
                 current = self._call("GET", url)
             except RepositoryError:
                 raise conflict from None
-            if _holds(current, body):
-                return current
-            raise
+            if editable(unstructure(current)) == editable(body):
+                return current  # the lost answer of this very update
+            if record.read_as is None or editable(unstructure(current)) != record.read_as:
+                raise
+            # Nobody changed what a caller edits: the repository bumped the revision
+            # itself (removing a file does), so this update overwrites nothing.
+            return self._call("PUT", url, json=body, headers=if_match(current.etag))
 
     def delete(self, draft: Any) -> None:
         """Delete a draft: an unpublished record goes away, an edit is abandoned.
@@ -193,7 +198,7 @@ class RecordsClient:
         body, response = self._http.request_json(
             method, url, json=json, headers=headers, idempotent=idempotent
         )
-        return _record_from(body, response)
+        return record_from(body, response)
 
     def _search_page(self, url: str, params: Mapping[str, Any] | None) -> SearchPage:
         body, _ = self._http.request_json("GET", url, params=params)
@@ -290,9 +295,10 @@ def if_match(etag: str | None) -> dict[str, str] | None:
     return {"If-Match": revision[1] if revision else etag}
 
 
-def _record_from(body: Any, response: httpx.Response) -> Record:
+def record_from(body: Any, response: httpx.Response) -> Record:
     record = structure(body, Record)
     record.etag = response.headers.get("ETag")
+    record.read_as = copy.deepcopy(editable(unstructure(record)))
     return record
 
 
@@ -309,9 +315,12 @@ def _param(value: Any) -> Any:
     return value
 
 
-def _holds(current: Record, sent: Mapping[str, Any]) -> bool:
-    """Whether the stored draft already has what an update sent, in the parts a client edits."""
-    stored = unstructure(current)
-    return all(
-        stored.get(name) == sent.get(name) for name in ("metadata", "access", "custom_fields")
-    ) and stored.get("files", {}).get("enabled") == sent.get("files", {}).get("enabled")
+def editable(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a record's JSON a client edits, to compare two versions of a draft."""
+    files = body.get("files")
+    return {
+        "metadata": body.get("metadata"),
+        "access": body.get("access"),
+        "custom_fields": body.get("custom_fields"),
+        "files.enabled": files.get("enabled") if isinstance(files, Mapping) else None,
+    }

@@ -41,7 +41,7 @@ _RENAMED = {"self_": "self"}
 _RENAMED_IN: dict[type, dict[str, str]] = {SearchPage: {"sort_by": "sortBy"}}
 # Attributes that are not part of the JSON at all.
 _LOCAL: dict[type, frozenset[str]] = {
-    Record: frozenset({"etag"}),
+    Record: frozenset({"etag", "read_as"}),
     RepositoryInfo: frozenset({"models"}),
 }
 # Where an attribute's value sits in the JSON when it is not a top-level key.

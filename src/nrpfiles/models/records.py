@@ -49,7 +49,9 @@ class Record:
 
     ``errors`` holds the field problems a lenient create or update reported
     (the draft was saved anyway). ``etag`` is not part of the JSON: it is the
-    ``ETag`` header the record was read with, for ``If-Match`` on update.
+    ``ETag`` header the record was read with, for ``If-Match`` on update;
+    ``read_as`` keeps the editable parts as read, to tell a real conflict from
+    a revision the repository bumped itself.
     """
 
     id: str | None = None
@@ -67,6 +69,7 @@ class Record:
     links: RecordLinks = attrs.field(factory=RecordLinks)
     errors: list[FieldError] = attrs.field(factory=list)
     etag: str | None = None
+    read_as: dict[str, Any] | None = attrs.field(default=None, repr=False, eq=False)
     extra: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
 
