@@ -8,6 +8,51 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import LOCAL, RepositoryUnderTest, local_server, selected, started
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--servers",
+        default=LOCAL,
+        help="comma-separated servers for integration tests: local, invenio-file, invenio-s3 "
+        "(the real InvenioRDM ones need the conformance environment; see README)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "repository_server" in metafunc.fixturenames:
+        names = selected(metafunc.config.getoption("--servers"))
+        metafunc.parametrize("repository_server", names, indirect=True, scope="session")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without the local repository among the servers, only cases that take a server run."""
+    if LOCAL in selected(config.getoption("--servers")):
+        return
+    kept = [item for item in items if "repository_server" in getattr(item, "fixturenames", ())]
+    kept_ids = {id(item) for item in kept}
+    deselected = [item for item in items if id(item) not in kept_ids]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def repository_server(request: pytest.FixtureRequest) -> Iterator[RepositoryUnderTest]:
+    if request.param == LOCAL:
+        # The same server as the local_repository fixture, so tests may use both.
+        yield local_server(request.getfixturevalue("local_repository_session"))
+        return
+    with started(request.param) as server:
+        yield server
+
+
+@pytest.fixture
+def repository(repository_server: RepositoryUnderTest) -> RepositoryUnderTest:
+    repository_server.reset()
+    return repository_server
+
 
 @pytest.fixture(autouse=True)
 def isolated_configuration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:

@@ -13,6 +13,7 @@ PUBLISHABLE = {
         "title": "Research Dataset 2024",
         "resource_type": {"id": "dataset"},
         "publication_date": "2024-01-15",
+        "publisher": "nrpfiles",
         "creators": [
             {"person_or_org": {"type": "personal", "family_name": "Doe", "given_name": "Jane"}}
         ],
@@ -21,10 +22,8 @@ PUBLISHABLE = {
 
 
 @pytest_asyncio.fixture
-async def client(local_repository):
-    async with AsyncClient(
-        local_repository.url, token=local_repository.token, retry=FAST_RETRIES
-    ) as client:
+async def client(repository):
+    async with AsyncClient(repository.url, token=repository.token, retry=FAST_RETRIES) as client:
         yield client
 
 

@@ -165,7 +165,30 @@ async def test_upload_multiple_files(client, draft, data_dir):
     assert len(await client.files.list(draft)) == 3
 
 
-async def test_upload_with_transfer_type_url_fetch(client, draft, tmp_path):
+@pytest.fixture
+async def fetching_client(local_repository_factory):
+    """A repository that lets its users fetch from URLs (InvenioRDM's default does not)."""
+    repository = local_repository_factory(transfers=("L", "M", "F", "R"))
+    async with AsyncClient(repository.url, token=repository.token) as client:
+        yield client
+
+
+async def test_url_fetch_is_refused_where_not_allowed(client, draft):
+    # InvenioRDM checks the domain against its (empty) allow list first: a 400.
+    with pytest.raises(RepositoryClientError, match="Domain not allowed"):
+        await client.files.upload(
+            draft,
+            key="remote-data.csv",
+            metadata={},
+            source="https://data.example.org/data.csv",
+            transfer_type="url-fetch",
+        )
+    assert await keys(client, draft) == []
+
+
+async def test_upload_with_transfer_type_url_fetch(fetching_client, tmp_path):
+    client = fetching_client
+    draft = await client.records.create({"title": "Fetched"})
     served = tmp_path / "served"
     served.mkdir()
     (served / "data.csv").write_bytes(b"x,y\n" * 1000)

@@ -1,5 +1,5 @@
 # Generated from tests/_async/conftest.py by scripts/gen_sync.py: do not edit.
-# body-sha256: bd39da3289ad6d6af8007f878ab4c77041be67c49e4dac5e235ed93ff648201f
+# body-sha256: 560ecec94490ce999d974e86a94f84ef847b2275af7224241d0a33377064331a
 """Fixtures for tests against the local repository: a client and a draft to work on."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ PUBLISHABLE = {
         "title": "Research Dataset 2024",
         "resource_type": {"id": "dataset"},
         "publication_date": "2024-01-15",
+        "publisher": "nrpfiles",
         "creators": [
             {"person_or_org": {"type": "personal", "family_name": "Doe", "given_name": "Jane"}}
         ],
@@ -23,10 +24,8 @@ PUBLISHABLE = {
 
 
 @pytest.fixture
-def client(local_repository):
-    with Client(
-        local_repository.url, token=local_repository.token, retry=FAST_RETRIES
-    ) as client:
+def client(repository):
+    with Client(repository.url, token=repository.token, retry=FAST_RETRIES) as client:
         yield client
 
 

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_guide_files.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 4fdd41264079948d0c518e467f772d60182043f2287b042e82f726ec606bbed6
+# body-sha256: 22e30b595d1f5ff878458825dd21b552aae15088b5ab958c8c8f397514744c4f
 """Every example of the Files API user guide, against the local repository.
 
 Each test follows the guide's code as closely as the test setting allows
@@ -167,7 +167,30 @@ def test_upload_multiple_files(client, draft, data_dir):
     assert len(client.files.list(draft)) == 3
 
 
-def test_upload_with_transfer_type_url_fetch(client, draft, tmp_path):
+@pytest.fixture
+def fetching_client(local_repository_factory):
+    """A repository that lets its users fetch from URLs (InvenioRDM's default does not)."""
+    repository = local_repository_factory(transfers=("L", "M", "F", "R"))
+    with Client(repository.url, token=repository.token) as client:
+        yield client
+
+
+def test_url_fetch_is_refused_where_not_allowed(client, draft):
+    # InvenioRDM checks the domain against its (empty) allow list first: a 400.
+    with pytest.raises(RepositoryClientError, match="Domain not allowed"):
+        client.files.upload(
+            draft,
+            key="remote-data.csv",
+            metadata={},
+            source="https://data.example.org/data.csv",
+            transfer_type="url-fetch",
+        )
+    assert keys(client, draft) == []
+
+
+def test_upload_with_transfer_type_url_fetch(fetching_client, tmp_path):
+    client = fetching_client
+    draft = client.records.create({"title": "Fetched"})
     served = tmp_path / "served"
     served.mkdir()
     (served / "data.csv").write_bytes(b"x,y\n" * 1000)

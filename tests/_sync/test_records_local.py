@@ -1,13 +1,15 @@
 # Generated from tests/_async/test_records_local.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 06d8cd3bbdb39305d68980d15173bc63262e814d66dd11e84dabfd0ec69f18b9
+# body-sha256: 28f9880d8609588a916b652ebf05f775816218a835d78f88b3beca65b78aa77e
 """Records API against the local repository, and the guide's record-and-files workflows."""
 
 from __future__ import annotations
 
 import copy
+import datetime
 import hashlib
 import json
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -21,10 +23,35 @@ METADATA = {
     "title": "Records test",
     "resource_type": {"id": "dataset"},
     "publication_date": "2024-01-15",
+    "publisher": "nrpfiles",
     "creators": [
         {"person_or_org": {"type": "personal", "family_name": "Doe", "given_name": "Jane"}}
     ],
 }
+
+
+def holds(stored, sent) -> bool:
+    """Whether ``stored`` has everything ``sent`` had.
+
+    InvenioRDM adds to what it stores: a vocabulary entry's title next to its
+    id, a creator's display name next to the given and family names.
+    """
+    if isinstance(sent, dict):
+        return isinstance(stored, dict) and all(
+            key in stored and holds(stored[key], value) for key, value in sent.items()
+        )
+    if isinstance(sent, list):
+        return (
+            isinstance(stored, list)
+            and len(stored) == len(sent)
+            and all(holds(a, b) for a, b in zip(stored, sent, strict=True))
+        )
+    return stored == sent
+
+
+def unique(word: str) -> str:
+    """A word no other test's record holds: a real repository keeps them all."""
+    return f"{word}{uuid.uuid4().hex[:10]}"
 
 
 def md5(data: bytes) -> str:
@@ -45,9 +72,11 @@ def publish_new(client, title="Records test", data=b"hello"):
 
 
 def test_create_with_the_metadata_wrapper(client):
-    draft = client.records.create({"metadata": METADATA, "access": {"record": "public"}})
+    draft = client.records.create(
+        {"metadata": METADATA, "access": {"record": "public", "files": "public"}}
+    )
     assert draft.is_draft is True and draft.is_published is False
-    assert draft.metadata == METADATA
+    assert holds(draft.metadata, METADATA)
     assert draft.files.enabled is True
     assert draft.etag == f'"{draft.revision_id}"'
     assert draft.links.self_.endswith(f"/records/{draft.id}/draft")
@@ -55,7 +84,7 @@ def test_create_with_the_metadata_wrapper(client):
 
 def test_create_without_the_wrapper_takes_the_data_as_metadata(client):
     draft = client.records.create(METADATA, files_enabled=False)
-    assert draft.metadata == METADATA
+    assert holds(draft.metadata, METADATA)
     assert draft.files.enabled is False
     assert draft.errors == []  # metadata-only and complete: nothing to report
 
@@ -64,9 +93,12 @@ def test_lenient_create_saves_the_draft_and_reports_field_errors(client):
     draft = client.records.create({"title": "x", "resource_type": {"id": "dataset"}})
     fields = {error.field for error in draft.errors}
     assert {"metadata.title", "metadata.creators", "metadata.publication_date"} <= fields
-    assert "files.enabled" in fields  # files enabled and none uploaded yet
+    # Files enabled and none uploaded yet is reported by updates and publish, not here.
+    assert "files.enabled" not in fields
     stored = client.records.draft_records.read(draft.id)
-    assert stored.metadata["title"] == "x"
+    # What is invalid is reported and left out; the rest is saved.
+    assert "title" not in stored.metadata
+    assert stored.metadata["resource_type"]["id"] == "dataset"
 
 
 # -- read -----------------------------------------------------------------------------------
@@ -104,14 +136,14 @@ def test_reading_an_unknown_record_raises_does_not_exist(client):
 
 def test_update_saves_changes_and_keeps_fields_the_model_does_not_name(client):
     draft = client.records.create(METADATA)
+    assert draft.extra  # pids, custom_fields and more that the model does not name
     draft.metadata["title"] = "Changed title"
-    draft.extra["custom_fields"] = {"local:note": "kept"}
     updated = client.records.update(draft)
     assert updated.metadata["title"] == "Changed title"
-    assert updated.revision_id == draft.revision_id + 1
+    assert updated.revision_id > draft.revision_id
     assert updated.etag == f'"{updated.revision_id}"' != draft.etag
     reread = client.records.draft_records.read(draft.id)
-    assert reread.extra["custom_fields"] == {"local:note": "kept"}
+    assert set(draft.extra) <= set(reread.extra)
     assert reread.metadata["title"] == "Changed title"
 
 
@@ -120,7 +152,7 @@ def test_lenient_update_reports_field_errors(client):
     draft.metadata["publication_date"] = "15. 1. 2024"
     updated = client.records.update(draft)
     assert [e.field for e in updated.errors] == ["metadata.publication_date"]
-    assert updated.metadata["publication_date"] == "15. 1. 2024"
+    assert "publication_date" not in updated.metadata  # reported, not stored
 
 
 def test_stale_update_raises_conflict(client):
@@ -133,6 +165,27 @@ def test_stale_update_raises_conflict(client):
         client.records.update(draft)
     assert caught.value.status == 412
     assert (client.records.draft_records.read(draft.id)).metadata["title"] == "First writer"
+
+
+def test_update_after_uploading_files_keeps_the_edit(client):
+    draft = client.records.create(METADATA)
+    client.files.upload(draft, key="a.txt", source=b"hello")
+    draft.metadata["title"] = "Edited after the upload"
+    updated = client.records.update(draft)
+    assert updated.metadata["title"] == "Edited after the upload"
+    assert updated.files.enabled is True
+
+
+def test_delete_of_a_changed_draft_raises_conflict_and_keeps_it(client):
+    draft = client.records.create(METADATA)
+    fresh = client.records.draft_records.read(draft.id)
+    fresh.metadata["title"] = "Changed meanwhile"
+    client.records.update(fresh)
+    with pytest.raises(ConflictError):
+        client.records.delete(draft)
+    assert (client.records.draft_records.read(draft.id)).metadata["title"] == (
+        "Changed meanwhile"
+    )
 
 
 def test_delete_removes_a_new_draft(client):
@@ -160,7 +213,7 @@ def test_publish_a_draft_with_a_file(client):
     assert published.is_published and published.status == "published"
     assert published.files.count == 1 and published.files.total_bytes == 5
     assert published.files.entries["a.txt"].checksum == md5(b"hello")
-    assert published.metadata == METADATA
+    assert holds(published.metadata, METADATA)
     files = client.files.list(published)
     assert [(f.key, f.size) for f in files] == [("a.txt", 5)]
 
@@ -179,8 +232,8 @@ def test_publish_with_incomplete_metadata_names_the_fields(client):
     client.files.upload(draft, key="a.txt", source=b"hello")
     with pytest.raises(ValidationError) as caught:
         client.records.publish(draft.id)
-    fields = [e.field for e in caught.value.errors]
-    assert fields == ["metadata.title", "metadata.creators.0.person_or_org.type"]
+    fields = {e.field for e in caught.value.errors}
+    assert fields == {"metadata.title", "metadata.creators"}
 
 
 def test_metadata_only_record_publishes_without_files(client):
@@ -214,7 +267,11 @@ def test_new_version_starts_without_files(client):
     assert draft.status == "new_version_draft"
     assert draft.files.entries == {}
     assert draft.parent["id"] == published.parent["id"]
-    assert "publication_date" not in draft.metadata  # not carried over
+    # The metadata is carried over, dated today; the files are not.
+    carried = {key: value for key, value in METADATA.items() if key != "publication_date"}
+    assert holds(draft.metadata, carried)
+    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    assert draft.metadata["publication_date"] == today
 
 
 def test_new_version_with_import_files_and_publish(client):
@@ -238,47 +295,49 @@ def test_new_version_with_import_files_and_publish(client):
 
 
 def test_search_with_query_size_sort_and_page(client):
-    ids = [(publish_new(client, title=f"Searchable quokka {n}")).id for n in range(3)]
+    quokka = unique("quokka")
+    ids = [(publish_new(client, title=f"Searchable {quokka} {n}")).id for n in range(3)]
     publish_new(client, title="Something else")
-    first = client.records.search("quokka", size=2, sort="oldest", page=1)
+    first = client.records.search(quokka, size=2, sort="oldest", page=1)
     assert first.total == 3
     assert [r.id for r in first.hits] == ids[:2]
     assert first.links.next is not None
-    second = client.records.search(q="quokka", size=2, sort="oldest", page=2)
+    second = client.records.search(q=quokka, size=2, sort="oldest", page=2)
     assert [r.id for r in second] == ids[2:]
     assert second.links.next is None
-    newest = client.records.search("quokka", sort="newest")
+    newest = client.records.search(quokka, sort="newest")
     assert [r.id for r in newest] == ids[::-1]
-    assert (client.records.search()).total == 4
+    assert (client.records.search()).total >= 4
 
 
 def test_scan_iterates_across_pages(client):
-    ids = [(publish_new(client, title=f"Scanned wombat {n}")).id for n in range(5)]
-    seen = [r.id for r in client.records.scan(q="wombat", size=2, sort="oldest")]
+    wombat = unique("wombat")
+    ids = [(publish_new(client, title=f"Scanned {wombat} {n}")).id for n in range(5)]
+    seen = [r.id for r in client.records.scan(q=wombat, size=2, sort="oldest")]
     assert seen == ids
 
 
 def test_search_does_not_show_drafts(client):
-    client.records.create(metadata(title="Unpublished numbat"))
-    assert (client.records.search("numbat")).total == 0
+    numbat = unique("numbat")
+    client.records.create(metadata(title=f"Unpublished {numbat}"))
+    assert (client.records.search(numbat)).total == 0
 
 
-def test_draft_records_search_covers_the_callers_own_records(client, local_repository):
-    draft = client.records.create(metadata(title="Mine, a draft"))
-    published = publish_new(client, title="Mine, published")
-    other_token = local_repository.add_user("someone-else")
-    with Client(
-        local_repository.url, token=other_token, retry=FAST_RETRIES
-    ) as other_client:
-        theirs = other_client.records.create(metadata(title="Theirs, a draft"))
-        their_page = other_client.records.draft_records.search()
-    page = client.records.draft_records.search(size=10)
+def test_draft_records_search_covers_the_callers_own_records(client, repository):
+    mark = unique("mine")
+    draft = client.records.create(metadata(title=f"{mark} a draft"))
+    published = publish_new(client, title=f"{mark} published")
+    other_token = repository.another_user()
+    with Client(repository.url, token=other_token, retry=FAST_RETRIES) as other_client:
+        theirs = other_client.records.create(metadata(title=f"{mark} theirs"))
+        their_page = other_client.records.draft_records.search(q=mark)
+    page = client.records.draft_records.search(q=mark, size=10)
     found = {r.id: r.is_draft for r in page}
     assert found == {draft.id: True, published.id: False}
     assert page.total == 2
     assert [r.id for r in their_page] == [theirs.id]
-    mine = [r.id for r in client.records.draft_records.scan(q="draft", size=1)]
-    assert mine == [draft.id]
+    mine = [r.id for r in client.records.draft_records.scan(q=mark, size=1)]
+    assert sorted(mine) == sorted([draft.id, published.id])
 
 
 # -- the guide's workflows ------------------------------------------------------------------
@@ -419,7 +478,7 @@ def test_guide_download_complete_record_with_files(client, data_files, tmp_path,
     saved_to = download_record_with_files(draft.id, tmp_path / "backups")
 
     assert saved_to == tmp_path / "backups" / draft.id
-    assert json.loads((saved_to / "metadata.json").read_text()) == metadata(title="To back up")
+    assert holds(json.loads((saved_to / "metadata.json").read_text()), metadata(title="To back up"))
     saved = sorted(p.name for p in (saved_to / "files").iterdir())
     keys = sorted(Path(path).name for path in data_files)
     assert saved == sorted(keys + [f"{key}.metadata.json" for key in keys])

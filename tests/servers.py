@@ -1,0 +1,92 @@
+"""The repositories integration tests run against, chosen with ``--servers``.
+
+``local`` is nrpfiles' own local repository in its default configuration;
+``invenio-file`` and ``invenio-s3`` are the real InvenioRDM 14 on a file store
+(Celery eager) and on S3 storage with a lazy worker, started by the
+conformance harness in ``conformance/``. A test that takes the ``repository``
+fixture (or ``client``/``draft``, which build on it) runs against each
+selected server; the case asserts what the real application does, and the
+local repository is held to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from nrpfiles.testing import LocalRepository
+
+LOCAL = "local"
+REAL = {"invenio-file": ("file", True), "invenio-s3": ("s3", False)}
+KNOWN = (LOCAL, *REAL)
+_users = itertools.count(1)
+
+
+@dataclass
+class RepositoryUnderTest:
+    """What a test needs to know of the server it talks to."""
+
+    name: str
+    url: str
+    token: str
+    storage: str  # "file" or "s3"
+    ranges: bool  # whether downloads honour Range
+    local: LocalRepository | None = None
+    other_token: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_local(self) -> bool:
+        return self.local is not None
+
+    def another_user(self) -> str:
+        """A token of a second user, who must not see the first one's drafts."""
+        if self.local is not None:
+            return self.local.add_user(f"someone-else-{next(_users)}")
+        assert self.other_token is not None
+        return self.other_token
+
+    def reset(self) -> None:
+        """Empty the local repository between tests; a real one keeps its records."""
+        if self.local is not None:
+            self.local.reset()
+
+
+def selected(option: str) -> list[str]:
+    names = [name.strip() for name in option.split(",") if name.strip()]
+    unknown = [name for name in names if name not in KNOWN]
+    if unknown:
+        raise ValueError(f"unknown servers {unknown}; known: {', '.join(KNOWN)}")
+    return names
+
+
+def local_server(repository: LocalRepository) -> RepositoryUnderTest:
+    return RepositoryUnderTest(
+        name=LOCAL,
+        url=repository.url,
+        token=repository.token,
+        storage="file",
+        ranges=repository.config.ranges,
+        local=repository,
+    )
+
+
+@contextlib.contextmanager
+def started(name: str) -> Iterator[RepositoryUnderTest]:
+    """A real InvenioRDM site for the tests; the local repository comes from its fixture."""
+    from conformance.real_invenio import RealInvenio
+
+    storage, eager = REAL[name]
+    with RealInvenio(storage=storage, eager=eager) as site:
+        yield RepositoryUnderTest(
+            name=name,
+            url=site.url,
+            token=site.token,
+            storage=storage,
+            # Range requests: off on InvenioRDM's file store, honoured by S3 storage.
+            ranges=storage == "s3",
+            other_token=site.other_token,
+        )
