@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,6 +47,23 @@ def repository_server(request: pytest.FixtureRequest) -> Iterator[RepositoryUnde
         return
     with started(request.param) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def every_transfer_verified(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Against any server, an upload or download the client could not verify fails the case."""
+    if "repository_server" not in request.fixturenames:
+        yield
+        return
+    caplog: pytest.LogCaptureFixture = request.getfixturevalue("caplog")
+    caplog.set_level(logging.WARNING, logger="nrpfiles")
+    yield
+    unverified = [
+        record.getMessage()
+        for record in caplog.get_records("call")
+        if record.name == "nrpfiles" and "not verified" in record.getMessage()
+    ]
+    assert not unverified, f"transfers left unverified: {unverified}"
 
 
 @pytest.fixture
