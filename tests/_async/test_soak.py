@@ -36,10 +36,9 @@ def md5(data: bytes) -> str:
 
 
 @pytest.fixture
-def soak_repository(local_repository_factory):
-    # InvenioRDM deletes the entry of a whole-content upload cut short, which the client
-    # does not yet recover from; this run keeps the entry to measure everything else.
-    return local_repository_factory(cut_upload_deletes_entry=False)
+def soak_repository(local_repository):
+    # As InvenioRDM does, it deletes the entry of a whole-content upload cut short.
+    return local_repository
 
 
 @pytest_asyncio.fixture

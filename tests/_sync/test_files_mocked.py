@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_files_mocked.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 3ba3e027f7c37addd513349db8db433e9359cbaaf43247bf0e27f6ddff6fc207
+# body-sha256: 0b118178db8f3f108423e0e166832655ff644fcc1def8d055313556c5569060a
 """Files API against mocked HTTP: protocol quirks the local repository does not show."""
 
 from __future__ import annotations
@@ -409,3 +409,22 @@ def test_a_weak_etag_is_not_used_to_pin_ranges(client, respx_mock):
     client.files.download(file_entry(data), sink, parts=3)
     assert sink.data == data
     assert all("If-Match" not in call.request.headers for call in route.calls)
+
+
+def test_an_entry_dropped_after_a_broken_upload_is_created_again(client, respx_mock, draft):
+    """InvenioRDM deletes the entry of a content PUT that broke off; the retry finds it gone."""
+    init = respx_mock.post(FILES).respond(201, json={"entries": [entry("a.txt")]})
+    put = respx_mock.put(f"{FILES}/a.txt/content").mock(
+        side_effect=[
+            httpx.ReadError("connection reset"),
+            httpx.Response(404, json={"status": 404, "message": "File not found."}),
+            httpx.Response(200, json=entry("a.txt")),
+        ]
+    )
+    respx_mock.delete(f"{FILES}/a.txt").respond(404)
+    respx_mock.post(f"{FILES}/a.txt/commit").respond(
+        200, json=entry("a.txt", status="completed", size=3, checksum=md5(b"abc"))
+    )
+    file = client.files.upload(draft, "a.txt", {}, b"abc")
+    assert file.status == "completed"
+    assert init.call_count == 2 and put.call_count == 3

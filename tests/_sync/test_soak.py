@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_soak.py by scripts/gen_sync.py: do not edit.
-# body-sha256: be66926bf25d3d5b86278e2b0d24eadff5a873d385431f90b3e3b206dc0fafa3
+# body-sha256: d4ecc6f2d94cc51064fd407a13553b1d0ccb8f620e309f0ca491fa2756201c45
 """Many small transfers at once, faults on: every byte verified, nothing lost.
 
 Tasks in the async flavour, threads in the sync one. ``NRPFILES_SOAK_SCALE``
@@ -38,10 +38,9 @@ def md5(data: bytes) -> str:
 
 
 @pytest.fixture
-def soak_repository(local_repository_factory):
-    # InvenioRDM deletes the entry of a whole-content upload cut short, which the client
-    # does not yet recover from; this run keeps the entry to measure everything else.
-    return local_repository_factory(cut_upload_deletes_entry=False)
+def soak_repository(local_repository):
+    # As InvenioRDM does, it deletes the entry of a whole-content upload cut short.
+    return local_repository
 
 
 @pytest.fixture

@@ -112,13 +112,28 @@ class AsyncUploader:
         bar: Progress,
         overwrite: bool,
     ) -> File:
-        entry = await self.init(files_url, {"key": key, "metadata": metadata}, overwrite)
-        async with CleanupOnFailure(self, entry):
-            content_url = entry.links.content or f"{entry_url(entry)}/content"
-            response = await self.put_bytes(content_url, sending.source, 0, sending.size, bar)
-            # InvenioRDM deletes the entry when it answers a content PUT this way.
-            raise_for_failed_transfer(response.content, key)
-            return await self.commit_verified(entry, sending)
+        rounds = self._http.policy.attempts
+        for round_ in range(1, rounds + 1):
+            entry = await self.init(files_url, {"key": key, "metadata": metadata}, overwrite)
+            async with CleanupOnFailure(self, entry):
+                content_url = entry.links.content or f"{entry_url(entry)}/content"
+                try:
+                    response = await self.put_bytes(
+                        content_url, sending.source, 0, sending.size, bar
+                    )
+                except DoesNotExistError:
+                    # InvenioRDM deletes the entry of a content upload that broke off,
+                    # so the retried PUT finds it gone: a new entry, and send again.
+                    if round_ == rounds:
+                        raise
+                    logger.warning("the repository dropped %r after a broken upload; again", key)
+                    bar.reset_to(0)
+                    overwrite = False  # whatever stood under the key is gone
+                    continue
+                # InvenioRDM deletes the entry when it answers a content PUT this way.
+                raise_for_failed_transfer(response.content, key)
+                return await self.commit_verified(entry, sending)
+        raise AssertionError("unreachable: the last round returns or raises")
 
     async def _fetch(
         self,

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/upload.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 0f4ea8ff4efd4a6b03230d00d16b301024b928abe1229b474d527da2fb735784
+# body-sha256: 14bb21703fa22568c7e04da206eb2eb6dd82e4e6a003039815bbf1e48cfbc751
 """Uploads: local (L), multipart (M), url-fetch (F) and remote (R), verified and cleaned up."""
 
 from __future__ import annotations
@@ -114,13 +114,28 @@ class Uploader:
         bar: Progress,
         overwrite: bool,
     ) -> File:
-        entry = self.init(files_url, {"key": key, "metadata": metadata}, overwrite)
-        with CleanupOnFailure(self, entry):
-            content_url = entry.links.content or f"{entry_url(entry)}/content"
-            response = self.put_bytes(content_url, sending.source, 0, sending.size, bar)
-            # InvenioRDM deletes the entry when it answers a content PUT this way.
-            raise_for_failed_transfer(response.content, key)
-            return self.commit_verified(entry, sending)
+        rounds = self._http.policy.attempts
+        for round_ in range(1, rounds + 1):
+            entry = self.init(files_url, {"key": key, "metadata": metadata}, overwrite)
+            with CleanupOnFailure(self, entry):
+                content_url = entry.links.content or f"{entry_url(entry)}/content"
+                try:
+                    response = self.put_bytes(
+                        content_url, sending.source, 0, sending.size, bar
+                    )
+                except DoesNotExistError:
+                    # InvenioRDM deletes the entry of a content upload that broke off,
+                    # so the retried PUT finds it gone: a new entry, and send again.
+                    if round_ == rounds:
+                        raise
+                    logger.warning("the repository dropped %r after a broken upload; again", key)
+                    bar.reset_to(0)
+                    overwrite = False  # whatever stood under the key is gone
+                    continue
+                # InvenioRDM deletes the entry when it answers a content PUT this way.
+                raise_for_failed_transfer(response.content, key)
+                return self.commit_verified(entry, sending)
+        raise AssertionError("unreachable: the last round returns or raises")
 
     def _fetch(
         self,
