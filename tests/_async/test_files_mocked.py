@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from nrpfiles import AsyncClient, RetryPolicy
-from nrpfiles.errors import ChecksumMismatchError, TransferError
+from nrpfiles.errors import ChecksumMismatchError, RepositoryClientError, TransferError
 from nrpfiles.models import Record, structure
 from nrpfiles.streams import MemorySink, MemorySource
 
@@ -426,3 +426,16 @@ async def test_an_entry_dropped_after_a_broken_upload_is_created_again(client, r
     file = await client.files.upload(draft, "a.txt", {}, b"abc")
     assert file.status == "completed"
     assert init.call_count == 2 and put.call_count == 3
+
+
+async def test_a_single_upload_too_large_for_the_repository_says_what_to_do(
+    client, respx_mock, draft
+):
+    respx_mock.post(FILES).respond(201, json={"entries": [entry("a.bin")]})
+    respx_mock.put(f"{FILES}/a.bin/content").respond(
+        413, text="The data value transmitted exceeds the capacity limit."
+    )
+    deleted = respx_mock.delete(f"{FILES}/a.bin").respond(204)
+    with pytest.raises(RepositoryClientError, match="transfer_type='multipart'") as caught:
+        await client.files.upload(draft, "a.bin", {}, b"x" * 1000, "local-file")
+    assert caught.value.status == 413 and deleted.called

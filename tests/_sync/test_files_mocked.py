@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_files_mocked.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 0b118178db8f3f108423e0e166832655ff644fcc1def8d055313556c5569060a
+# body-sha256: 2313ac1d9180d62915971fea58cf1b7d448e933f9b9b8b63d9d971d82e14b466
 """Files API against mocked HTTP: protocol quirks the local repository does not show."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 import pytest
 
 from nrpfiles import Client, RetryPolicy
-from nrpfiles.errors import ChecksumMismatchError, TransferError
+from nrpfiles.errors import ChecksumMismatchError, RepositoryClientError, TransferError
 from nrpfiles.models import Record, structure
 from nrpfiles.streams import MemorySink, MemorySource
 
@@ -428,3 +428,16 @@ def test_an_entry_dropped_after_a_broken_upload_is_created_again(client, respx_m
     file = client.files.upload(draft, "a.txt", {}, b"abc")
     assert file.status == "completed"
     assert init.call_count == 2 and put.call_count == 3
+
+
+def test_a_single_upload_too_large_for_the_repository_says_what_to_do(
+    client, respx_mock, draft
+):
+    respx_mock.post(FILES).respond(201, json={"entries": [entry("a.bin")]})
+    respx_mock.put(f"{FILES}/a.bin/content").respond(
+        413, text="The data value transmitted exceeds the capacity limit."
+    )
+    deleted = respx_mock.delete(f"{FILES}/a.bin").respond(204)
+    with pytest.raises(RepositoryClientError, match="transfer_type='multipart'") as caught:
+        client.files.upload(draft, "a.bin", {}, b"x" * 1000, "local-file")
+    assert caught.value.status == 413 and deleted.called

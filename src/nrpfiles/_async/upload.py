@@ -121,7 +121,14 @@ class AsyncUploader:
                     response = await self.put_bytes(
                         content_url, sending.source, 0, sending.size, bar
                     )
-                except DoesNotExistError:
+                except RepositoryClientError as refused:
+                    if refused.status == 413:
+                        refused.message += (
+                            "; the repository takes no single request this large: "
+                            "transfer_type='multipart' (or 'auto') sends it in parts"
+                        )
+                    if not isinstance(refused, DoesNotExistError):
+                        raise
                     # InvenioRDM deletes the entry of a content upload that broke off,
                     # so the retried PUT finds it gone: a new entry, and send again.
                     if round_ == rounds:

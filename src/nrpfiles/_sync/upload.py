@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/upload.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 14bb21703fa22568c7e04da206eb2eb6dd82e4e6a003039815bbf1e48cfbc751
+# body-sha256: 3d126d084c38e97b5feb59d0df38f30d881178497ee120468a396c1ccea9d9ae
 """Uploads: local (L), multipart (M), url-fetch (F) and remote (R), verified and cleaned up."""
 
 from __future__ import annotations
@@ -123,7 +123,14 @@ class Uploader:
                     response = self.put_bytes(
                         content_url, sending.source, 0, sending.size, bar
                     )
-                except DoesNotExistError:
+                except RepositoryClientError as refused:
+                    if refused.status == 413:
+                        refused.message += (
+                            "; the repository takes no single request this large: "
+                            "transfer_type='multipart' (or 'auto') sends it in parts"
+                        )
+                    if not isinstance(refused, DoesNotExistError):
+                        raise
                     # InvenioRDM deletes the entry of a content upload that broke off,
                     # so the retried PUT finds it gone: a new entry, and send again.
                     if round_ == rounds:
