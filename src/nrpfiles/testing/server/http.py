@@ -34,7 +34,14 @@ NOT_FOUND = (
     "The requested URL was not found on the server. If you entered the URL manually "
     "please check your spelling and try again."
 )
+INTERNAL_ERROR = (
+    "The server encountered an internal error and was unable to complete your request. "
+    "Either the server is overloaded or there is an error in the application."
+)
 _DRAIN_CHUNK = 1 << 20
+JSON = "application/json"
+# what the records endpoints accept besides plain JSON
+RECORD_JSON = 'application/json, application/ld+json;profile="https://w3id.org/ro/crate/1.1"'
 
 
 class ApiError(Exception):
@@ -58,6 +65,10 @@ class ApiError(Exception):
         if self.errors is not None:
             body["errors"] = self.errors
         return body
+
+
+def unsupported_type(accepted: str) -> ApiError:
+    return ApiError(415, f"Invalid 'Content-Type' header. Expected one of: {accepted}")
 
 
 def validation_error(errors: list[dict[str, Any]]) -> ApiError:
@@ -225,16 +236,18 @@ class Request:
             filled += got
         return bytes(buffer)
 
-    def json_body(self, *, optional: bool = False) -> Any:
-        """The JSON body; 415 unless sent as ``application/json``, 400 when unreadable."""
+    def json_body(self, *, optional: bool = False, accepted: str = JSON) -> Any:
+        """The JSON body (None when empty); 415 unless sent as JSON, 400 when unreadable.
+
+        ``accepted`` is what the 415 says the endpoint takes, as InvenioRDM lists it.
+        """
         if optional and not self.has_body:
             return None
-        if self.content_type != "application/json":
-            raise ApiError(
-                415,
-                "The server does not support the media type transmitted in the request.",
-            )
+        if self.content_type != JSON:
+            raise unsupported_type(accepted)
         raw = self.read_body()
+        if not raw.strip():
+            return None
         try:
             return json.loads(raw)
         except ValueError:
@@ -306,7 +319,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             return
         except Exception:
             log.exception("internal error on %s %s", self.command, path)
-            response = error_response(ApiError(500, "Internal server error."))
+            response = error_response(ApiError(500, INTERNAL_ERROR))
         try:
             keep_alive = request.drain()
         except (ConnectionError, TimeoutError, OSError):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import uuid
+from datetime import datetime, timezone
 from typing import Any
 
 from ..storage import DRAFT, PUBLISHED, FileRow, RecordRow, User
+from . import revisions
 from .access import (
     PID_MISSING,
     check_revision,
@@ -19,24 +21,25 @@ from .access import (
 )
 from .context import Context, api_base, new_pid, now_iso
 from .http import (
+    RECORD_JSON,
     ApiError,
     Request,
     Response,
     empty_response,
     field_error,
     json_response,
-    redirect_response,
     validation_error,
 )
+from .schema import MISSING, load_draft_input, publish_errors
 from .serialize import files_list_json, record_json
-from .validation import access_errors, metadata_errors
 
 MISSING_FILES = (
     "Missing uploaded files. To disable files for this record please mark it as metadata-only."
 )
 NOT_COMPLETED = "One or more files have not completed their transfer, please wait."
-# fields InvenioRDM does not carry over into a new version
-_NEW_VERSION_SKIP = ("publication_date", "version")
+FILES_PRESENT = "You must first delete all files to set the record to be metadata-only."
+# a new version starts from the last one's metadata, dated today, without its version
+_NEW_VERSION_SKIP = ("version",)
 
 
 def record_response(
@@ -46,51 +49,44 @@ def record_response(
     bucket: str,
     status: int = 200,
     errors: list[dict[str, Any]] | None = None,
+    *,
+    created: bool = False,
 ) -> Response:
     body = record_json(api_base(request), request.base_url, ctx.store, record, bucket)
+    if created and body["access"]["status"] != "restricted":
+        # InvenioRDM works the access status out before the new draft has its files
+        body["access"]["status"] = "metadata-only"
     if errors:
         body["errors"] = errors
     return json_response(status, body, {"ETag": f'"{body["revision_id"]}"'})
 
 
-def _apply_input(ctx: Context, record: RecordRow, data: Any) -> list[dict[str, Any]]:
-    """Store what the client sent into the draft; return the problems found (lenient)."""
+def _apply_input(
+    ctx: Context, record: RecordRow, data: Any, *, creating: bool
+) -> list[dict[str, Any]]:
+    """Store the valid part of what the client sent; return the problems found (lenient)."""
     assert record.draft is not None
     draft = record.draft
-    if not isinstance(data, dict):
-        raise validation_error([field_error("_schema", "Invalid input type.")])
-    errors: list[dict[str, Any]] = []
-    metadata = data.get("metadata", {})
-    draft["metadata"] = metadata if isinstance(metadata, dict) else {}
-    errors.extend(metadata_errors(metadata))
-    access = data.get("access")
-    if access is not None:
-        errors.extend(access_errors(access))
-        if isinstance(access, dict):
-            draft["access"] = {
-                key: value for key, value in access.items() if key in ("record", "files", "embargo")
-            }
-    for name in ("custom_fields", "pids"):
-        if isinstance(data.get(name), dict):
-            draft[name] = data[name]
-    files = data.get("files")
-    enabled = draft.get("files_enabled", True)
-    if isinstance(files, dict) and "enabled" in files:
-        enabled = bool(files["enabled"])
+    loaded = load_draft_input(data)
+    errors = loaded.errors
+    # a PUT replaces: what is not sent is gone, or back to its default
+    draft["metadata"] = {} if loaded.metadata is MISSING else loaded.metadata
+    draft["custom_fields"] = {}
+    if loaded.access is not MISSING:
+        draft["access"] = loaded.access
+    if isinstance(data, dict) and isinstance(data.get("pids"), dict):
+        draft["pids"] = data["pids"]
+    if loaded.default_preview is not MISSING:
+        draft["default_preview"] = loaded.default_preview
+    enabled = True if loaded.files_enabled is MISSING else bool(loaded.files_enabled)
     rows = ctx.store.files(record.id, DRAFT)
     if not enabled and rows:
-        errors.append(
-            field_error(
-                "files.enabled",
-                "You must first delete all files to set the record to be metadata-only.",
-            )
-        )
+        errors.append(field_error("files.enabled", FILES_PRESENT))
     else:
         draft["files_enabled"] = enabled
-    if draft.get("files_enabled", True) and not rows:
+    # a new draft has had no chance of files yet: only updates remind of them
+    if not creating and draft["files_enabled"] and not rows:
         errors.append(field_error("files.enabled", MISSING_FILES))
-    if isinstance(files, dict) and "default_preview" in files:
-        draft["default_preview"] = files["default_preview"]
     return errors
 
 
@@ -102,7 +98,7 @@ def _new_draft_state(kind: str) -> dict[str, Any]:
         "access": {"record": "public", "files": "public"},
         "files_enabled": True,
         "files_locked": False,
-        "revision_id": 1,
+        "revision_id": revisions.CREATED,
         "created": now,
         "updated": now,
         "bucket_id": str(uuid.uuid4()),
@@ -112,7 +108,7 @@ def _new_draft_state(kind: str) -> dict[str, Any]:
 def create_draft(ctx: Context, request: Request) -> Response:
     user = ctx.authenticate(request)
     assert user is not None
-    data = request.json_body()
+    data = request.json_body(optional=True, accepted=RECORD_JSON)
     record = RecordRow(
         id=new_pid(),
         parent_id=new_pid(),
@@ -121,9 +117,11 @@ def create_draft(ctx: Context, request: Request) -> Response:
         seq=ctx.store.next_seq(),
         draft=_new_draft_state("new"),
     )
-    errors = _apply_input(ctx, record, data)
+    errors = _apply_input(ctx, record, data, creating=True)
+    assert record.draft is not None
+    record.draft["revision_id"] = revisions.created(record.draft["metadata"])
     ctx.store.save_record(record)
-    return record_response(ctx, request, record, DRAFT, 201, errors)
+    return record_response(ctx, request, record, DRAFT, 201, errors, created=True)
 
 
 def read_draft(ctx: Context, request: Request) -> Response:
@@ -134,14 +132,16 @@ def read_draft(ctx: Context, request: Request) -> Response:
 def update_draft(ctx: Context, request: Request) -> Response:
     # InvenioRDM's order: header and body parsed, then the identifier, revision, permission
     expected = if_match_revision(request)
-    data = request.json_body()
+    data = request.json_body(optional=True, accepted=RECORD_JSON)
     user = ctx.authenticate(request, required=False)
     with ctx.store.transaction():
         record = _draft_to_change(ctx, request, expected, user)
-        errors = _apply_input(ctx, record, data)
-        assert record.draft is not None
-        record.draft["revision_id"] += 1
-        record.draft["updated"] = now_iso()
+        errors = _apply_input(ctx, record, data, creating=False)
+        draft = record.draft
+        assert draft is not None
+        draft["revision_id"] = revisions.updated(draft["revision_id"], draft["metadata"])
+        draft["updated"] = now_iso()
+        draft["changed"] = True
         ctx.store.save_record(record)
     return record_response(ctx, request, record, DRAFT, 200, errors)
 
@@ -155,6 +155,8 @@ def delete_draft(ctx: Context, request: Request) -> Response:
         if record.published is None:
             ctx.store.delete_record(record.id)
         else:
+            assert record.draft is not None
+            record.published["draft_revision"] = record.draft["revision_id"]
             record.draft = None
             ctx.store.save_record(record)
     return empty_response(204)
@@ -179,7 +181,8 @@ def publish(ctx: Context, request: Request) -> Response:
         draft = record.draft
         if draft is None:
             raise ApiError(404, PID_MISSING)
-        errors = metadata_errors(draft.get("metadata"))
+        # the metadata is checked first; the files only once it passes
+        errors = publish_errors(draft.get("metadata"))
         if errors:
             raise validation_error(errors)
         rows = ctx.store.files(record.id, DRAFT)
@@ -193,16 +196,21 @@ def publish(ctx: Context, request: Request) -> Response:
         published = {
             key: copy.deepcopy(value)
             for key, value in draft.items()
-            if key not in ("kind", "files_locked")
+            if key not in ("kind", "files_locked", "changed")
         }
         published["updated"] = now
+        published["draft_revision"] = draft["revision_id"]
+        published["revision_id"] = revisions.published(
+            None if previous is None else previous["revision_id"],
+            has_files=bool(rows),
+            changed=bool(draft.get("changed")),
+        )
         if previous is None:
-            published["revision_id"] = 1
             published["created"] = now
         else:
-            published["revision_id"] = previous["revision_id"] + 1
             published["created"] = previous["created"]
             published["bucket_id"] = previous["bucket_id"]
+            published["edited"] = True
             # the draft's entries share content with the published ones, so this keeps it
             ctx.store.delete_bucket(record.id, PUBLISHED)
         ctx.store.move_bucket(record.id, DRAFT, PUBLISHED)
@@ -223,14 +231,23 @@ def edit(ctx: Context, request: Request) -> Response:
         record = load_record(ctx, record.id)
         if record.draft is None:
             assert record.published is not None
-            draft = copy.deepcopy(record.published)
+            published = record.published
+            draft = {
+                key: copy.deepcopy(value)
+                for key, value in published.items()
+                if key not in ("draft_revision", "edited")
+            }
             draft.update(
                 kind="edit",
                 files_locked=True,
-                revision_id=record.published["revision_id"] + 1,
+                revision_id=revisions.edited(
+                    published.get("draft_revision", published["revision_id"]),
+                    bool(published.get("edited")),
+                ),
                 bucket_id=str(uuid.uuid4()),
                 updated=now_iso(),
             )
+            published["edited"] = True
             record.draft = draft
             for row in ctx.store.files(record.id, PUBLISHED):
                 ctx.store.save_file(FileRow(record.id, DRAFT, row.key, copy.deepcopy(row.data)))
@@ -253,11 +270,14 @@ def new_version(ctx: Context, request: Request) -> Response:
         metadata = copy.deepcopy(latest.published.get("metadata") or {})
         for name in _NEW_VERSION_SKIP:
             metadata.pop(name, None)
+        if "publication_date" in metadata:
+            metadata["publication_date"] = datetime.now(timezone.utc).date().isoformat()
         draft.update(
             metadata=metadata,
             access=copy.deepcopy(latest.published.get("access") or {}),
             custom_fields=copy.deepcopy(latest.published.get("custom_fields") or {}),
             files_enabled=latest.published.get("files_enabled", True),
+            revision_id=revisions.created(metadata),
         )
         new_record = RecordRow(
             id=new_pid(),
@@ -273,32 +293,38 @@ def new_version(ctx: Context, request: Request) -> Response:
 
 def import_files(ctx: Context, request: Request) -> Response:
     """Copy the files of the previous published version into a new-version draft."""
-    _, record = own_draft(ctx, request, request.params["id"])
+    user = ctx.authenticate(request, required=False)
+    record = load_record(ctx, request.params["id"])
+    if record.draft is None:
+        raise ApiError(404, "Not found.")
+    require_owner(user, record)
     request.json_body(optional=True)
-    assert record.draft is not None
     with ctx.store.transaction():
-        if not record.draft.get("files_enabled", True):
-            raise ApiError(403, "Files are not enabled.")
+        draft = record.draft
+        if not draft.get("files_enabled", True):
+            raise validation_error([field_error("files.enabled", "Files support must be enabled.")])
         if ctx.store.files(record.id, DRAFT):
-            raise ApiError(400, "Please remove all files first.")
+            raise validation_error([field_error("files.enabled", "Please remove all files first.")])
         previous = [
             s
             for s in ctx.store.records(record.parent_id)
             if s.published is not None and s.id != record.id
         ]
         if not previous:
-            raise ApiError(404, "No published version to import files from.")
+            raise ApiError(404, "Not found.")
         source = max(previous, key=lambda s: s.version_index)
         for row in ctx.store.files(source.id, PUBLISHED):
             ctx.store.save_file(FileRow(record.id, DRAFT, row.key, copy.deepcopy(row.data)))
+        draft["revision_id"] = revisions.files_changed(draft["revision_id"])
+        ctx.store.save_record(record)
     rows = ctx.store.files(record.id, DRAFT)
-    return json_response(
-        201, files_list_json(api_base(request), record.id, DRAFT, record.draft, rows)
-    )
+    return json_response(201, files_list_json(api_base(request), record.id, DRAFT, draft, rows))
 
 
 def latest_version(ctx: Context, request: Request) -> Response:
     _, record = readable_record(ctx, request, request.params["id"])
     published = [s for s in ctx.store.records(record.parent_id) if s.published is not None]
     latest = max(published, key=lambda s: s.version_index)
-    return redirect_response(f"{api_base(request)}/records/{latest.id}")
+    location = f"{api_base(request)}/records/{latest.id}"
+    body = {"status": 301, "message": "Redirecting...", "location": location}
+    return json_response(301, body, {"Location": location})

@@ -15,6 +15,19 @@ PUBLIC_TRANSFER_FIELDS = ("type", "parts", "part_size", "error")
 RECORD_FILE_METADATA = frozenset(
     ("page", "type", "language", "encoding", "charset", "previewer", "width", "height")
 )
+PARENT_SETTINGS: dict[str, Any] = {
+    "allow_user_requests": False,
+    "allow_guest_requests": False,
+    "accept_conditions_text": None,
+    "secret_link_expiration": 0,
+}
+NO_STATS: dict[str, Any] = {
+    "views": 0,
+    "unique_views": 0,
+    "downloads": 0,
+    "unique_downloads": 0,
+    "data_volume": 0.0,
+}
 DEFAULT_ACCESS: dict[str, Any] = {
     "record": "public",
     "files": "public",
@@ -44,7 +57,7 @@ def file_json(api: str, row: FileRow, bucket_id: str | None) -> dict[str, Any]:
         "key": row.key,
         "created": data["created"],
         "updated": data["updated"],
-        "metadata": data.get("metadata") or {},
+        "metadata": data.get("metadata"),
         "access": data.get("access") or {"hidden": False},
         "status": data["status"],
         "storage_class": "L",
@@ -145,15 +158,15 @@ def record_json(
     rows = store.files(record.id, bucket)
     entries = {row.key: record_file_json(row) for row in rows}
     completed = [row.data for row in rows if row.data["status"] == "completed"]
-    files: dict[str, Any] = {"enabled": bool(state.get("files_enabled", True))}
-    if files["enabled"]:
-        files.update(
-            order=[],
-            count=len(rows),
-            total_bytes=sum(int(data.get("size") or 0) for data in completed),
-            entries=entries,
-            default_preview=state.get("default_preview"),
-        )
+    files: dict[str, Any] = {
+        "enabled": bool(state.get("files_enabled", True)),
+        "order": [],
+        "count": len(rows),
+        "total_bytes": sum(int(data.get("size") or 0) for data in completed),
+        "entries": entries,
+    }
+    if state.get("default_preview") is not None:
+        files["default_preview"] = state["default_preview"]
     siblings = store.records(record.parent_id)
     published_indexes = [r.version_index for r in siblings if r.published is not None]
     is_draft = bucket == DRAFT
@@ -161,31 +174,44 @@ def record_json(
         "id": record.id,
         "created": state["created"],
         "updated": state["updated"],
+        "links": _record_links(api, root, record, is_draft),
         "revision_id": state["revision_id"],
-        "metadata": state.get("metadata") or {},
-        "access": {**DEFAULT_ACCESS, **(state.get("access") or {})},
-        "custom_fields": state.get("custom_fields") or {},
-        "pids": state.get("pids") or {},
-        "files": files,
-        "media_files": {"enabled": False},
         "parent": {
             "id": record.parent_id,
-            "access": {"owned_by": {"user": str(record.owner_id)}},
+            "access": {
+                "grants": [],
+                "owned_by": {"user": str(record.owner_id)},
+                "links": [],
+                "settings": dict(PARENT_SETTINGS),
+            },
             "communities": {},
             "pids": {},
         },
         "versions": {
-            "index": record.version_index,
             "is_latest": bool(published_indexes)
             and record.published is not None
             and record.version_index == max(published_indexes),
             "is_latest_draft": record.version_index == max(r.version_index for r in siblings),
+            "index": record.version_index,
         },
         "is_published": record.published is not None,
         "is_draft": is_draft,
-        "status": _status(record, bucket),
-        "links": _record_links(api, root, record, is_draft),
     }
+    if is_draft:
+        # when an untouched draft would be cleaned up; InvenioRDM writes it with a space
+        body["expires_at"] = datetime.fromisoformat(state["created"]).isoformat(" ")
+    body.update(
+        pids=state.get("pids") or {},
+        metadata=state.get("metadata") or {},
+        custom_fields=state.get("custom_fields") or {},
+        access={**DEFAULT_ACCESS, **(state.get("access") or {})},
+        files=files,
+        media_files={"enabled": False, "order": [], "count": 0, "total_bytes": 0, "entries": {}},
+        status=_status(record, bucket),
+    )
+    if not is_draft:
+        body["deletion_status"] = {"is_deleted": False, "status": "P"}
+        body["stats"] = {"this_version": dict(NO_STATS), "all_versions": dict(NO_STATS)}
     body["access"]["status"] = _access_status(body["access"], files["enabled"])
     return body
 
@@ -208,30 +234,28 @@ def _access_status(access: dict[str, Any], files_enabled: bool) -> str:
 
 
 def _record_links(api: str, root: str, record: RecordRow, is_draft: bool) -> dict[str, str]:
+    """The links InvenioRDM gives, of those whose endpoints (or pages) exist here."""
     record_api = f"{api}/records/{record.id}"
-    common = {
-        "versions": f"{record_api}/versions",
-        "latest": f"{record_api}/versions/latest",
-        "latest_html": f"{root}/records/{record.id}/latest",
-        "record": record_api,
-        "record_html": f"{root}/records/{record.id}",
-        "draft": f"{record_api}/draft",
-    }
     if is_draft:
         return {
             "self": f"{record_api}/draft",
             "self_html": f"{root}/uploads/{record.id}",
+            "preview_html": f"{root}/records/{record.id}?preview=1",
             "files": f"{record_api}/draft/files",
             "archive": f"{record_api}/draft/files-archive",
+            "versions": f"{record_api}/versions",
+            "record": record_api,
+            "record_html": f"{root}/records/{record.id}",
             "publish": f"{record_api}/draft/actions/publish",
-            "files_import": f"{record_api}/draft/actions/files-import",
-            **common,
         }
     return {
         "self": record_api,
         "self_html": f"{root}/records/{record.id}",
+        "preview_html": f"{root}/records/{record.id}?preview=1",
         "files": f"{record_api}/files",
         "archive": f"{record_api}/files-archive",
-        "new_version": f"{record_api}/versions",
-        **common,
+        "latest": f"{record_api}/versions/latest",
+        "latest_html": f"{root}/records/{record.id}/latest",
+        "versions": f"{record_api}/versions",
+        "draft": f"{record_api}/draft",
     }
