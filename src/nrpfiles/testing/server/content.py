@@ -28,6 +28,7 @@ from .files import (
     no_such_file,
 )
 from .http import (
+    INTERNAL_ERROR,
     PERMISSION_DENIED,
     ApiError,
     ClientWentAway,
@@ -195,7 +196,7 @@ def commit(ctx: Context, request: Request) -> Response:
     file_id = row.data.get("staged_file_id")
     if not file_id:
         # InvenioRDM fails this way when a file was never uploaded
-        raise ApiError(500, "Internal server error.")
+        raise ApiError(500, INTERNAL_ERROR)
     md5_hex = ctx.hashes.digest(file_id, ctx.store.content_path(file_id))
     with ctx.store.transaction():
         current = draft_file(ctx, record, key)
@@ -261,7 +262,10 @@ def get_record_content(ctx: Context, request: Request) -> Response:
 def _send(ctx: Context, request: Request, row: FileRow) -> Response:
     data = row.data
     if data["status"] != "completed":
-        # InvenioRDM lets content be read only once the transfer made it a local file
+        if data["transfer"]["type"] == "L":
+            # InvenioRDM fails on a local file with no object yet: a bare 500
+            raise ApiError(500, INTERNAL_ERROR)
+        # and lets other content be read only once the transfer made it a local file
         raise ApiError(403, PERMISSION_DENIED)
     if data["transfer"]["type"] == "R":
         return redirect_response(data["source_url"])

@@ -7,9 +7,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..storage import DRAFT, PUBLISHED, FileRow, RecordRow
+from . import revisions
 from .access import BUCKET_LOCKED, files_readable, load_record, own_draft, readable_record
 from .context import TRANSFER_TYPES, Context, api_base, now_iso
 from .http import (
+    INTERNAL_ERROR,
     PERMISSION_DENIED,
     ApiError,
     Request,
@@ -146,8 +148,15 @@ def init_files(ctx: Context, request: Request) -> Response:
 
 
 def _validated_init(ctx: Context, body: Any) -> list[dict[str, Any]]:
+    if body is None or body == {}:
+        raise validation_error([field_error("_schema", "No files to upload.")])
+    if isinstance(body, (dict, str)):
+        # read as a list of entries, each key (or character) one that is no object
+        raise validation_error(
+            [field_error(f"{index}._schema", "Invalid input type.") for index in range(len(body))]
+        )
     if not isinstance(body, list):
-        raise validation_error([field_error("_schema", "Invalid input type.")])
+        raise ApiError(500, INTERNAL_ERROR)
     errors: list[dict[str, Any]] = []
     for index, entry in enumerate(body):
         errors.extend(_entry_errors(ctx, index, entry))
@@ -172,21 +181,25 @@ def _entry_errors(ctx: Context, index: int, entry: Any) -> list[dict[str, Any]]:
     key = entry.get("key")
     if key is None:
         errors.append(field_error(f"{index}.key", "Missing data for required field."))
-    elif not isinstance(key, str) or not key.strip("/"):
+    elif not isinstance(key, str):
         errors.append(field_error(f"{index}.key", "Not a valid string."))
     for name, kind, label in (
         ("metadata", dict, "Not a valid mapping type."),
-        ("access", dict, "Invalid input type."),
         ("checksum", str, "Not a valid string."),
         ("storage_class", str, "Not a valid string."),
     ):
         if name in entry and not isinstance(entry[name], kind):
             errors.append(field_error(f"{index}.{name}", label))
-    if "size" in entry and (not isinstance(entry["size"], int) or entry["size"] < 0):
+    access = entry.get("access")
+    if "access" in entry and not isinstance(access, dict):
+        errors.append(field_error(f"{index}.access._schema", "Invalid input type."))
+    elif isinstance(access, dict) and not isinstance(access.get("hidden", False), bool):
+        errors.append(field_error(f"{index}.access.hidden", "Not a valid boolean."))
+    if "size" in entry and (isinstance(entry["size"], bool) or not isinstance(entry["size"], int)):
         errors.append(field_error(f"{index}.size", "Not a valid integer."))
     transfer = entry.setdefault("transfer", {})
     if not isinstance(transfer, dict):
-        errors.append(field_error(f"{index}.transfer", "Transfer metadata must be a dictionary."))
+        errors.append(field_error("transfer", "Transfer metadata must be a dictionary."))
         return errors
     kind_of_transfer = transfer.setdefault("type", "L")
     if kind_of_transfer not in TRANSFER_TYPES:
@@ -207,7 +220,7 @@ def _entry_errors(ctx: Context, index: int, entry: Any) -> list[dict[str, Any]]:
                 errors.append(
                     field_error(f"{index}.transfer.parts", "Missing data for required field.")
                 )
-            elif value is not None and (not isinstance(value, int) or value < 1):
+            elif value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 errors.append(field_error(f"{index}.transfer.{name}", "Not a valid integer."))
     if kind_of_transfer in ("F", "R"):
         errors.extend(_url_errors(ctx, index, transfer.get("url")))
@@ -236,9 +249,11 @@ def domain_allowed(ctx: Context, url: str) -> bool:
 
 def _check_multipart_shape(entry: dict[str, Any]) -> None:
     """What a file store needs; as in InvenioRDM, size, parts and part size need not agree."""
-    if not entry.get("size"):
+    if not entry.get("size") or entry["size"] < 0:
         raise ApiError(400, "Multipart file transfer requires file size.")
-    if not entry["transfer"].get("part_size"):
+    if entry["transfer"]["parts"] < 1:
+        raise ApiError(400, "Multipart file transfer requires parts.")
+    if not entry["transfer"].get("part_size") or entry["transfer"]["part_size"] < 1:
         raise ApiError(400, "Multipart file transfer to local storage requires part_size.")
 
 
@@ -249,7 +264,7 @@ def _new_file_row(ctx: Context, record_id: str, entry: dict[str, Any]) -> FileRo
     data: dict[str, Any] = {
         "created": now,
         "updated": now,
-        "metadata": entry.get("metadata") or {},
+        "metadata": entry.get("metadata"),  # null until some is given
         "access": {"hidden": bool((entry.get("access") or {}).get("hidden", False))},
         "status": "pending",
         "transfer": {"type": kind},
@@ -309,6 +324,7 @@ def delete_file(ctx: Context, request: Request) -> Response:
             raise ApiError(403, BUCKET_LOCKED)
         ctx.hashes.discard(row.data.get("staged_file_id"))
         ctx.store.delete_file(row)
+        _files_changed(ctx, record.id)
     return empty_response(204)
 
 
@@ -321,4 +337,13 @@ def delete_all_files(ctx: Context, request: Request) -> Response:
         for row in rows:
             ctx.hashes.discard(row.data.get("staged_file_id"))
             ctx.store.delete_file(row)
+        _files_changed(ctx, record.id)
     return empty_response(204)
+
+
+def _files_changed(ctx: Context, record_id: str) -> None:
+    """Removing files is a change of the draft: its revision moves on."""
+    record = load_record(ctx, record_id)
+    if record.draft is not None:
+        record.draft["revision_id"] = revisions.files_changed(record.draft["revision_id"])
+        ctx.store.save_record(record)

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from .hashing import HashJob
-from .http import ApiError, ClientWentAway, Request
+from .http import ApiError, ClientWentAway, Request, unsupported_type
 
 CHUNK = 4 << 20
 OCTET_STREAM = "application/octet-stream"
@@ -16,9 +16,7 @@ OCTET_STREAM = "application/octet-stream"
 def require_bytes_body(request: Request) -> int:
     """The declared length of a content upload: 415 for a wrong type, 411 without length."""
     if request.content_type != OCTET_STREAM:
-        raise ApiError(
-            415, "The server does not support the media type transmitted in the request."
-        )
+        raise unsupported_type(OCTET_STREAM)
     length = request.content_length
     if length is None or request.chunked:
         raise ApiError(411, "A Content-Length header is required.")
