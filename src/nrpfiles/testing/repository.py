@@ -58,7 +58,7 @@ class LocalRepository:
         transfers: tuple[str, ...] | list[str] = DEFAULT_TRANSFERS,
         ranges: bool = False,
         storage_redirect: bool = False,
-        fetch_allowed_domains: tuple[str, ...] | list[str] = ("127.0.0.1", "localhost"),
+        fetch_allowed_domains: tuple[str, ...] | list[str] = (),
         page_size: int = 25,
         max_files: int = MAX_FILES,
         max_file_size: int | None = DEFAULT_MAX_FILE_SIZE,
