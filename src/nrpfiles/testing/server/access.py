@@ -8,6 +8,7 @@ from .http import PERMISSION_DENIED, ApiError, Request, field_error, validation_
 
 PID_MISSING = "The persistent identifier does not exist."
 PID_UNREGISTERED = "The persistent identifier is not registered."
+NOT_FOUND = "Not found."
 BUCKET_LOCKED = "Bucket is locked for modifications."
 
 
@@ -24,15 +25,19 @@ def require_owner(user: User | None, record: RecordRow) -> User:
     return user
 
 
-def own_draft(ctx: Context, request: Request, record_id: str) -> tuple[User, RecordRow]:
+def own_draft(
+    ctx: Context, request: Request, record_id: str, no_draft: str = NOT_FOUND
+) -> tuple[User, RecordRow]:
     """The caller's draft: 404 without one, then 403 without a token or for someone else's.
 
-    As in InvenioRDM the identifier is resolved before permissions are checked.
+    As in InvenioRDM the identifier is resolved before permissions are checked. A
+    published record with no draft is "Not found." for most of the draft's endpoints
+    (``no_draft`` says otherwise where InvenioRDM does).
     """
     user = ctx.authenticate(request, required=False)
     record = load_record(ctx, record_id)
     if record.draft is None:
-        raise ApiError(404, PID_MISSING)
+        raise ApiError(404, no_draft)
     return require_owner(user, record), record
 
 

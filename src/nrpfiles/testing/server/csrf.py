@@ -1,10 +1,11 @@
 """InvenioRDM's cookie protection, which a client with a cookie jar runs into.
 
-Every answer that finds no ``csrftoken`` cookie on its request sets one, and the home
-page also sets a ``session`` cookie. From then on a request that changes something
-(POST, PUT, PATCH, DELETE) and carries any cookie must either hold a valid token or
-echo the ``csrftoken`` cookie in an ``X-CSRFToken`` header; otherwise it gets 400
-before anything else is looked at. A request with a valid token is never checked.
+The home page sets a ``session`` cookie, and a request that changes something (POST,
+PUT, PATCH, DELETE) without a ``csrftoken`` cookie is answered with one. A changing
+request that carries any cookie must either hold a valid token or echo the
+``csrftoken`` cookie in an ``X-CSRFToken`` header; otherwise it gets 400 before
+anything else is looked at ("CSRF cookie not set." while it has none). A request with
+a valid token is never checked.
 """
 
 from __future__ import annotations
@@ -49,13 +50,16 @@ def protect(ctx: Context, request: Request) -> None:
 
 
 def set_cookies(request: Request, response: Response, *, session: bool = False) -> None:
-    """Hand out the cookies a browser would get (not ``Secure``: this is plain HTTP)."""
-    sent = cookies(request)
-    if COOKIE not in sent:
+    """Hand out the cookies a browser would get (not ``Secure``: this is plain HTTP).
+
+    The home page starts a session each time; a request that changes something and
+    brings no ``csrftoken`` gets one, whatever the answer.
+    """
+    if request.method in _CHANGING and COOKIE not in cookies(request):
         response.headers.append(
             ("Set-Cookie", f"{COOKIE}={secrets.token_urlsafe(24)}; Path=/; SameSite=Lax")
         )
-    if session and SESSION_COOKIE not in sent:
+    if session:
         response.headers.append(
             (
                 "Set-Cookie",

@@ -10,6 +10,7 @@ from typing import Any
 from ..storage import DRAFT, PUBLISHED, FileRow, RecordRow, User
 from . import revisions
 from .access import (
+    NOT_FOUND,
     PID_MISSING,
     check_revision,
     if_match_revision,
@@ -125,7 +126,7 @@ def create_draft(ctx: Context, request: Request) -> Response:
 
 
 def read_draft(ctx: Context, request: Request) -> Response:
-    _, record = own_draft(ctx, request, request.params["id"])
+    _, record = own_draft(ctx, request, request.params["id"], PID_MISSING)
     return record_response(ctx, request, record, DRAFT)
 
 
@@ -167,7 +168,7 @@ def _draft_to_change(
 ) -> RecordRow:
     record = load_record(ctx, request.params["id"])
     if record.draft is None:
-        raise ApiError(404, PID_MISSING)
+        raise ApiError(404, NOT_FOUND)
     check_revision(expected, record.draft["revision_id"])
     require_owner(user, record)
     return record
@@ -180,7 +181,7 @@ def publish(ctx: Context, request: Request) -> Response:
         record = load_record(ctx, record.id)
         draft = record.draft
         if draft is None:
-            raise ApiError(404, PID_MISSING)
+            raise ApiError(404, NOT_FOUND)
         # the metadata is checked first; the files only once it passes
         errors = publish_errors(draft.get("metadata"))
         if errors:
@@ -226,6 +227,12 @@ def read_record(ctx: Context, request: Request) -> Response:
 
 
 def edit(ctx: Context, request: Request) -> Response:
+    user = ctx.authenticate(request, required=False)
+    record = load_record(ctx, request.params["id"])
+    if record.published is None and record.draft is not None:
+        # a draft never published is its own edit: InvenioRDM hands it back
+        require_owner(user, record)
+        return record_response(ctx, request, record, DRAFT, 201)
     _, record = own_record(ctx, request, request.params["id"])
     with ctx.store.transaction():
         record = load_record(ctx, record.id)
@@ -296,7 +303,7 @@ def import_files(ctx: Context, request: Request) -> Response:
     user = ctx.authenticate(request, required=False)
     record = load_record(ctx, request.params["id"])
     if record.draft is None:
-        raise ApiError(404, "Not found.")
+        raise ApiError(404, NOT_FOUND)
     require_owner(user, record)
     request.json_body(optional=True)
     with ctx.store.transaction():

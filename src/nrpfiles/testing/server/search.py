@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from ..storage import DRAFT, PUBLISHED, RecordRow, User
 from .access import readable_record
 from .context import Context, api_base
-from .http import ApiError, Request, Response, json_response
+from .http import ApiError, Request, Response, field_error, json_response, validation_error
 from .serialize import record_json
 
 _SORTS: dict[str, tuple[Callable[[dict[str, Any]], Any], bool]] = {
@@ -27,7 +27,7 @@ _SORTS: dict[str, tuple[Callable[[dict[str, Any]], Any], bool]] = {
     "mostviewed": (lambda hit: hit["created"], True),
     "mostdownloaded": (lambda hit: hit["created"], True),
 }
-MAX_PAGE_SIZE = 10_000
+MAX_RESULT_WINDOW = 10_000
 
 
 def search_records(ctx: Context, request: Request) -> Response:
@@ -86,9 +86,9 @@ def _int_arg(request: Request, name: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ApiError(400, "Invalid querystring parameters.") from None
+        raise validation_error([field_error(name, "Not a valid integer.")]) from None
     if value < 1:
-        raise ApiError(400, "Invalid querystring parameters.")
+        raise validation_error([field_error(name, "Must be greater than or equal to 1.")])
     return value
 
 
@@ -98,11 +98,12 @@ def _answer(
     query = (request.arg("q") or "").strip()
     page = _int_arg(request, "page", 1)
     size = _int_arg(request, "size", ctx.config.page_size)
-    if size > MAX_PAGE_SIZE:
+    if (page - 1) * size >= MAX_RESULT_WINDOW:
+        # the search engine serves no hits this deep
         raise ApiError(400, "Invalid querystring parameters.")
     sort = request.arg("sort") or ("bestmatch" if query else default_sort)
     if sort not in _SORTS and sort != "bestmatch":
-        raise ApiError(400, "Invalid querystring parameters.")
+        raise validation_error([field_error("_schema", f"Invalid sort option '{sort}'.")])
     matching = [hit for hit in hits if _matches(hit, query)]
     if sort == "bestmatch":
         matching.sort(key=lambda hit: (-_score(hit, query), hit["created"]), reverse=False)
