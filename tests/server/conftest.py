@@ -1,7 +1,17 @@
-"""Helpers for talking to the local repository over real sockets."""
+"""Helpers for talking to a repository over real sockets with plain httpx.
+
+Cases that describe InvenioRDM's behaviour take ``api``, ``anonymous`` and
+``repository`` and run against every server ``--servers`` names: the local
+repository and the real InvenioRDM. Cases about the local repository's own
+switches, faults and admin endpoints take ``repo`` (the local repository) and
+``local_api`` and run only where the local repository is among the servers.
+A real repository keeps what earlier cases made, so cases look for their own
+records rather than count everything.
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,6 +19,7 @@ import httpx
 import pytest
 
 from nrpfiles.testing import LocalRepository
+from tests.servers import RepositoryUnderTest
 
 OCTET = {"Content-Type": "application/octet-stream"}
 METADATA: dict[str, Any] = {
@@ -21,9 +32,33 @@ METADATA: dict[str, Any] = {
 }
 
 
-def client_for(repository: LocalRepository, token: str | None = None) -> httpx.Client:
-    headers = {} if token == "" else {"Authorization": f"Bearer {token or repository.token}"}
-    return httpx.Client(base_url=repository.api_url, headers=headers, timeout=30)
+def api_url(server: RepositoryUnderTest | LocalRepository) -> str:
+    return server.url + "/api"
+
+
+def client_for(
+    server: RepositoryUnderTest | LocalRepository, token: str | None = None
+) -> httpx.Client:
+    """A client of the repository's API; ``token=""`` for an anonymous one."""
+    headers = {} if token == "" else {"Authorization": f"Bearer {token or server.token}"}
+    return httpx.Client(base_url=api_url(server), headers=headers, timeout=60)
+
+
+def unique(word: str) -> str:
+    """A word no other case's record holds: a real repository keeps them all."""
+    return f"{word}{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def api(repository: RepositoryUnderTest) -> Iterator[httpx.Client]:
+    with client_for(repository) as client:
+        yield client
+
+
+@pytest.fixture
+def anonymous(repository: RepositoryUnderTest) -> Iterator[httpx.Client]:
+    with client_for(repository, "") as client:
+        yield client
 
 
 @pytest.fixture
@@ -32,14 +67,8 @@ def repo(local_repository: LocalRepository) -> LocalRepository:
 
 
 @pytest.fixture
-def api(repo: LocalRepository) -> Iterator[httpx.Client]:
+def local_api(repo: LocalRepository) -> Iterator[httpx.Client]:
     with client_for(repo) as client:
-        yield client
-
-
-@pytest.fixture
-def anonymous(repo: LocalRepository) -> Iterator[httpx.Client]:
-    with client_for(repo, "") as client:
         yield client
 
 
@@ -65,3 +94,8 @@ def published_record(api: httpx.Client, files: dict[str, bytes] | None = None) -
     response = api.post(f"/records/{draft['id']}/draft/actions/publish")
     assert response.status_code == 202, response.text
     return dict(response.json())
+
+
+def download(url: str, **kwargs: Any) -> httpx.Response:
+    """The content behind a content link, following a storage redirect without the token."""
+    return httpx.get(url, follow_redirects=True, **kwargs)
