@@ -14,5 +14,4 @@ cd "$(dirname "$0")/.."
 python=${PYTHON:-.venv/bin/python}
 
 "$python" conformance/environment.py
-exec "$python" -m pytest -q -p no:cacheprovider --servers invenio-file,invenio-s3 \
-  tests/_async tests/_sync "$@"
+exec "$python" -m pytest -q -p no:cacheprovider --servers invenio-file,invenio-s3 tests "$@"

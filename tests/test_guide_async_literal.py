@@ -26,8 +26,8 @@ async def download_files_from_draft_in_parallel(
     return results
 
 
-async def test_parallel_download_as_the_guide_writes_it(local_repository, tmp_path):
-    async with AsyncClient(local_repository.url, token=local_repository.token) as client:
+async def test_parallel_download_as_the_guide_writes_it(repository, tmp_path):
+    async with AsyncClient(repository.url, token=repository.token) as client:
         draft = await client.records.create({"metadata": {"title": "parallel"}})
         payloads = {f"part-{n}.bin": bytes([n]) * (100_000 + n) for n in range(8)}
         for key, data in payloads.items():

@@ -34,16 +34,16 @@ def test_the_readme_has_a_sync_example_and_its_async_mirror():
     assert "get_sync_client" in blocks[0] and "get_async_client" in blocks[1]
 
 
-def test_the_sync_example_runs(local_repository, workdir, capsys):
+def test_the_sync_example_runs(repository, workdir, capsys):
     namespace: dict = {}
-    exec(localised(python_blocks()[0], local_repository), namespace)
+    exec(localised(python_blocks()[0], repository), namespace)
     assert (workdir / "copy" / "samples.csv").read_text() == "site,ph\nA,6.5\nB,7.1\n"
     assert namespace["published"].is_published
     assert "samples.csv 20 md5:" in capsys.readouterr().out
 
 
-def test_the_async_example_runs(local_repository, workdir, capsys):
-    body = textwrap.indent(localised(python_blocks()[1], local_repository), "    ")
+def test_the_async_example_runs(repository, workdir, capsys):
+    body = textwrap.indent(localised(python_blocks()[1], repository), "    ")
     namespace: dict = {}
     exec(f"async def example():\n{body}\n    return published\n", namespace)
     published = asyncio.run(namespace["example"]())
