@@ -112,7 +112,7 @@ def read_record_file(ctx: Context, request: Request) -> Response:
 # init -----------------------------------------------------------------------------------
 def init_files(ctx: Context, request: Request) -> Response:
     # as in InvenioRDM, the entries are read before the draft is looked up
-    entries = _validated_init(ctx, request.json_body())
+    entries = _validated_init(ctx, request.json_body(optional=True))
     _, record = own_draft(ctx, request, request.params["id"])
     for entry in entries:
         if entry["transfer"]["type"] not in ctx.config.transfers:
