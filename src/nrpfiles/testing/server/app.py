@@ -56,16 +56,31 @@ ROUTES: list[tuple[str, str, Endpoint]] = [
 _COMPILED = [(method, re.compile(pattern), endpoint) for method, pattern, endpoint in ROUTES]
 
 
+# what InvenioRDM's application sends with every answer
+SITE_HEADERS = (
+    ("Permissions-Policy", "interest-cohort=()"),
+    ("X-Frame-Options", "sameorigin"),
+    ("X-XSS-Protection", "1; mode=block"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Content-Security-Policy", "default-src 'self'; object-src 'none'"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+)
+
+
 def make_dispatch(ctx: Context) -> Dispatch:
     def dispatch(request: Request) -> Response:
-        if request.path.startswith("/_local/") or not ctx.config.csrf:
+        if request.path.startswith("/_local/"):
             return route(ctx, request)
         try:
-            csrf.protect(ctx, request)
+            if ctx.config.csrf:
+                csrf.protect(ctx, request)
             response = route(ctx, request)
         except ApiError as error:
             response = error_response(error)
-        csrf.set_cookies(request, response, session=request.path == "/")
+        if ctx.config.csrf:
+            csrf.set_cookies(request, response, session=request.path == "/")
+        present = {name.lower() for name, _ in response.headers}
+        response.headers.extend(h for h in SITE_HEADERS if h[0].lower() not in present)
         return response
 
     return dispatch

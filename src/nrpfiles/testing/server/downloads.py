@@ -46,13 +46,12 @@ AS_PLAIN_TEXT = frozenset(
     }
 )
 PLAIN_TEXT_NAMES = frozenset({"readme"})
-# what keeps a browser from rendering, framing or sniffing a served file
+# what keeps a browser from rendering, framing or sniffing a served file (the site's
+# own headers, which InvenioRDM sends with every answer, come on top)
 _SAFETY_HEADERS = (
-    ("Content-Security-Policy", "default-src 'none';"),
     ("X-Content-Type-Options", "nosniff"),
     ("X-Download-Options", "noopen"),
     ("X-Permitted-Cross-Domain-Policies", "none"),
-    ("X-Frame-Options", "deny"),
     ("X-XSS-Protection", "1; mode=block"),
 )
 _TOKEN_CHARS = frozenset(
@@ -94,9 +93,6 @@ def content_response(request: Request, content: StoredContent, *, ranges: bool) 
         headers.append(("Content-MD5", content.md5_hex))
     if ranges:
         headers.append(("Accept-Ranges", "bytes"))
-    if_match = request.header("If-Match")
-    if if_match is not None and not _etag_matches(if_match, etag):
-        raise ApiError(412, "Precondition Failed")
     if_none_match = request.header("If-None-Match")
     if if_none_match is not None:
         if _etag_matches(if_none_match, etag):
@@ -109,6 +105,10 @@ def content_response(request: Request, content: StoredContent, *, ranges: bool) 
         ("Content-Disposition", _disposition(mimetype, content.filename)),
         *_SAFETY_HEADERS,
     ]
+    if_match = request.header("If-Match")
+    if if_match is not None and not _etag_matches(if_match, etag, star=False):
+        # as werkzeug answers it: the status says no, the whole file comes anyway
+        return Response(412, headers, file=FileBody(content.path, 0, content.size))
     span = _requested_range(request, content, last_modified) if ranges else None
     if span is None:
         return Response(200, headers, file=FileBody(content.path, 0, content.size))
@@ -123,12 +123,13 @@ def content_response(request: Request, content: StoredContent, *, ranges: bool) 
     return Response(206, headers, file=FileBody(content.path, start, end - start + 1))
 
 
-def _etag_matches(header: str, etag: str | None) -> bool:
+def _etag_matches(header: str, etag: str | None, *, star: bool = True) -> bool:
+    """Whether the header names the ETag (``*`` names any, except where werkzeug forgets)."""
     candidates = [value.strip() for value in header.split(",")]
     if etag is None:
         return False
     bare = etag.strip('"')
-    return any(c == "*" or c.removeprefix("W/").strip('"') == bare for c in candidates)
+    return any((star and c == "*") or c.removeprefix("W/").strip('"') == bare for c in candidates)
 
 
 def _not_modified_since(header: str | None, modified: datetime) -> bool:
