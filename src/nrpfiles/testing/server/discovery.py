@@ -83,7 +83,7 @@ def home_page(ctx: Context, request: Request) -> Response:
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta name="generator" content="InvenioRDM {version}">
+<meta name="generator" content="InvenioRDM {version}"/>
 <title>nrpfiles local repository</title>
 </head>
 <body>
