@@ -17,7 +17,8 @@ def statuses(api: httpx.Client, count: int) -> list[int]:
     return [api.get("/records").status_code for _ in range(count)]
 
 
-def test_error_rate_is_deterministic(api: httpx.Client, repo: LocalRepository) -> None:
+def test_error_rate_is_deterministic(local_api: httpx.Client, repo: LocalRepository) -> None:
+    api = local_api
     repo.faults.configure(seed=7, error_rate=0.5)
     first = statuses(api, 30)
     assert set(first) == {200, 503}
@@ -29,7 +30,8 @@ def test_error_rate_is_deterministic(api: httpx.Client, repo: LocalRepository) -
     assert repo.faults.injected == {}
 
 
-def test_503_body_and_retry_after(api: httpx.Client, repo: LocalRepository) -> None:
+def test_503_body_and_retry_after(local_api: httpx.Client, repo: LocalRepository) -> None:
+    api = local_api
     repo.faults.configure(error_rate=1.0, retry_after=3)
     response = api.get("/records")
     assert response.status_code == 503
@@ -37,7 +39,8 @@ def test_503_body_and_retry_after(api: httpx.Client, repo: LocalRepository) -> N
     assert response.json()["status"] == 503
 
 
-def test_429_carries_retry_after(api: httpx.Client, repo: LocalRepository) -> None:
+def test_429_carries_retry_after(local_api: httpx.Client, repo: LocalRepository) -> None:
+    api = local_api
     repo.faults.configure(error_rate=1.0, error_status=429, retry_after=2)
     response = api.post("/records", json={"metadata": {}})
     assert response.status_code == 429
@@ -50,7 +53,8 @@ def test_429_carries_retry_after(api: httpx.Client, repo: LocalRepository) -> No
     assert api.get("/user/records").json()["hits"]["total"] == 0  # the faulted create left nothing
 
 
-def test_paths_filter(api: httpx.Client, repo: LocalRepository) -> None:
+def test_paths_filter(local_api: httpx.Client, repo: LocalRepository) -> None:
+    api = local_api
     draft = create_draft(api)
     repo.faults.configure(error_rate=1.0, paths=r"/files")
     assert api.get(f"/records/{draft['id']}/draft").status_code == 200
@@ -84,7 +88,8 @@ def test_cut_download(local_repository_factory: Any) -> None:
         assert api.get(f"/records/{record['id']}").status_code == 200  # small bodies pass
 
 
-def test_cut_rate_is_a_probability(api: httpx.Client, repo: LocalRepository) -> None:
+def test_cut_rate_is_a_probability(local_api: httpx.Client, repo: LocalRepository) -> None:
+    api = local_api
     record = published_record(api, {"data.bin": b"x" * 1000})
     url = f"/records/{record['id']}/files/data.bin/content"
     repo.faults.configure(seed=3, cut_after_bytes=100, cut_rate=0.5)
@@ -98,7 +103,8 @@ def test_cut_rate_is_a_probability(api: httpx.Client, repo: LocalRepository) -> 
     assert repo.faults.injected["cut"] == outcomes.count(-1)
 
 
-def test_a_cut_upload_deletes_the_entry(api: httpx.Client, repo: LocalRepository) -> None:
+def test_a_cut_upload_deletes_the_entry(local_api: httpx.Client, repo: LocalRepository) -> None:
+    api = local_api
     """InvenioRDM drops an entry whose upload broke off; so does the cut."""
     draft = create_draft(api)
     base = f"/records/{draft['id']}/draft/files"
@@ -127,7 +133,8 @@ def test_a_cut_upload_can_keep_its_entry(local_repository_factory: Any) -> None:
         assert list((repo.data_dir / "tmp").iterdir()) == []
 
 
-def test_a_cut_part_keeps_the_entry(api: httpx.Client, repo: LocalRepository) -> None:
+def test_a_cut_part_keeps_the_entry(local_api: httpx.Client, repo: LocalRepository) -> None:
+    api = local_api
     draft = create_draft(api)
     base = f"/records/{draft['id']}/draft/files"
     init = {"key": "m", "size": 5000, "transfer": {"type": "M", "parts": 1, "part_size": 5000}}
@@ -140,13 +147,15 @@ def test_a_cut_part_keeps_the_entry(api: httpx.Client, repo: LocalRepository) ->
     assert api.put(f"{base}/m/content/1", content=b"z" * 5000, headers=OCTET).is_success
 
 
-def test_delay(api: httpx.Client, repo: LocalRepository) -> None:
+def test_delay(local_api: httpx.Client, repo: LocalRepository) -> None:
+    api = local_api
     repo.faults.configure(delay=0.01)
     assert statuses(api, 3) == [200, 200, 200]
     assert repo.faults.injected == {"delay": 3}
 
 
-def test_refused_multipart_parts(api: httpx.Client, repo: LocalRepository) -> None:
+def test_refused_multipart_parts(local_api: httpx.Client, repo: LocalRepository) -> None:
+    api = local_api
     draft = create_draft(api)
     base = f"/records/{draft['id']}/draft/files"
     init = {"key": "m", "size": 4, "transfer": {"type": "M", "parts": 1, "part_size": 4}}

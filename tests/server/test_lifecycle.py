@@ -11,6 +11,7 @@ import httpx
 
 from nrpfiles.cli import build_parser
 from nrpfiles.testing import LocalRepository
+from tests.servers import RepositoryUnderTest
 
 from .conftest import OCTET, client_for, create_draft, published_record, upload
 
@@ -58,7 +59,8 @@ def test_temporary_data_dir_is_removed() -> None:
     assert not data_dir.exists()
 
 
-def test_reset_keeps_users(repo: LocalRepository, api: httpx.Client) -> None:
+def test_reset_keeps_users(repo: LocalRepository, local_api: httpx.Client) -> None:
+    api = local_api
     bob = repo.add_user("bob")
     published_record(api)
     repo.faults.configure(delay=0.001)
@@ -69,13 +71,13 @@ def test_reset_keeps_users(repo: LocalRepository, api: httpx.Client) -> None:
     assert list((repo.data_dir / "content").iterdir()) == []
 
 
-def test_discovery_as_plain_invenio_rdm(repo: LocalRepository) -> None:
+def test_discovery_as_plain_invenio_rdm(repository: RepositoryUnderTest) -> None:
     """By default it is found as InvenioRDM 14 is: by its home page, with no NRP document."""
-    assert httpx.get(f"{repo.url}/.well-known/repository").status_code == 404
-    assert httpx.get(f"{repo.api_url}/models").status_code == 404
-    home = httpx.get(repo.url + "/")
+    assert httpx.get(f"{repository.url}/.well-known/repository").status_code == 404
+    assert httpx.get(f"{repository.url}/api/models").status_code == 404
+    home = httpx.get(repository.url + "/")
     assert home.status_code == 200
-    assert '<meta name="generator" content="InvenioRDM 14.0">' in home.text
+    assert '<meta name="generator" content="InvenioRDM 14.0"/>' in home.text
 
 
 def test_discovery_with_the_nrp_document(local_repository_factory: Any) -> None:
