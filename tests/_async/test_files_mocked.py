@@ -439,3 +439,12 @@ async def test_a_single_upload_too_large_for_the_repository_says_what_to_do(
     with pytest.raises(RepositoryClientError, match="transfer_type='multipart'") as caught:
         await client.files.upload(draft, "a.bin", {}, b"x" * 1000, "local-file")
     assert caught.value.status == 413 and deleted.called
+
+
+async def test_an_unfinished_file_is_not_downloaded(client, respx_mock):
+    from nrpfiles.models import File
+
+    pending = structure(entry("a.bin", status="pending"), File)
+    with pytest.raises(TransferError, match="pending, not completed"):
+        await client.files.download(pending, MemorySink())
+    assert not respx_mock.calls

@@ -168,7 +168,9 @@ async def test_upload_multiple_files(client, draft, data_dir):
 @pytest.fixture
 async def fetching_client(local_repository_factory):
     """A repository that lets its users fetch from URLs (InvenioRDM's default does not)."""
-    repository = local_repository_factory(transfers=("L", "M", "F", "R"))
+    repository = local_repository_factory(
+        transfers=("L", "M", "F", "R"), fetch_allowed_domains=("127.0.0.1", "localhost")
+    )
     async with AsyncClient(repository.url, token=repository.token) as client:
         yield client
 

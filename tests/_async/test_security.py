@@ -70,7 +70,9 @@ async def test_downloads_redirected_to_storage_on_another_port_carry_no_token(
 
 async def test_url_fetch_and_remote_sources_never_see_the_token(local_repository_factory, tmp_path):
     # InvenioRDM lets only administrators create F and R files: a repository that allows them
-    repo = local_repository_factory(transfers=("L", "M", "F", "R"))
+    repo = local_repository_factory(
+        transfers=("L", "M", "F", "R"), fetch_allowed_domains=("127.0.0.1", "localhost")
+    )
     data = b"fetched from elsewhere" * 1000
     (tmp_path / "data.bin").write_bytes(data)
     async with AsyncClient(repo.url, token=repo.token, retry=FAST) as client:

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_files_mocked.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 2313ac1d9180d62915971fea58cf1b7d448e933f9b9b8b63d9d971d82e14b466
+# body-sha256: 665cc48ea14aaec921d1a2a7592c00555dfb2cb59555f3e90b40af4b90f0439e
 """Files API against mocked HTTP: protocol quirks the local repository does not show."""
 
 from __future__ import annotations
@@ -441,3 +441,12 @@ def test_a_single_upload_too_large_for_the_repository_says_what_to_do(
     with pytest.raises(RepositoryClientError, match="transfer_type='multipart'") as caught:
         client.files.upload(draft, "a.bin", {}, b"x" * 1000, "local-file")
     assert caught.value.status == 413 and deleted.called
+
+
+def test_an_unfinished_file_is_not_downloaded(client, respx_mock):
+    from nrpfiles.models import File
+
+    pending = structure(entry("a.bin", status="pending"), File)
+    with pytest.raises(TransferError, match="pending, not completed"):
+        client.files.download(pending, MemorySink())
+    assert not respx_mock.calls

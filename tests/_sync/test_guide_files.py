@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_guide_files.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 22e30b595d1f5ff878458825dd21b552aae15088b5ab958c8c8f397514744c4f
+# body-sha256: 57a566c7b9c253236c9a211db5f326d1730e146d374714011c1d19bc8a2710bf
 """Every example of the Files API user guide, against the local repository.
 
 Each test follows the guide's code as closely as the test setting allows
@@ -170,7 +170,9 @@ def test_upload_multiple_files(client, draft, data_dir):
 @pytest.fixture
 def fetching_client(local_repository_factory):
     """A repository that lets its users fetch from URLs (InvenioRDM's default does not)."""
-    repository = local_repository_factory(transfers=("L", "M", "F", "R"))
+    repository = local_repository_factory(
+        transfers=("L", "M", "F", "R"), fetch_allowed_domains=("127.0.0.1", "localhost")
+    )
     with Client(repository.url, token=repository.token) as client:
         yield client
 

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_security.py by scripts/gen_sync.py: do not edit.
-# body-sha256: b039f7700152104c4594746df3bab03f4f6bc8468ac20f5ddcab55f2e8d771d0
+# body-sha256: 37e8232075a255717f8affd3ca622c8585b83d548777f4a4cb7523bc75ecc350
 """Nothing leaked: the token stays with the repository's origin and out of every text."""
 
 from __future__ import annotations
@@ -72,7 +72,9 @@ def test_downloads_redirected_to_storage_on_another_port_carry_no_token(
 
 def test_url_fetch_and_remote_sources_never_see_the_token(local_repository_factory, tmp_path):
     # InvenioRDM lets only administrators create F and R files: a repository that allows them
-    repo = local_repository_factory(transfers=("L", "M", "F", "R"))
+    repo = local_repository_factory(
+        transfers=("L", "M", "F", "R"), fetch_allowed_domains=("127.0.0.1", "localhost")
+    )
     data = b"fetched from elsewhere" * 1000
     (tmp_path / "data.bin").write_bytes(data)
     with Client(repo.url, token=repo.token, retry=FAST) as client:

@@ -68,6 +68,13 @@ class AsyncDownloader:
         progress: ProgressSpec,
     ) -> None:
         """Fill ``sink`` with the file's content; the sink is committed only when verified."""
+        if file.status not in (None, "completed"):
+            # InvenioRDM answers the content of an unfinished file with 403 or a bare 500.
+            raise TransferError(
+                f"file {file.key!r} is {file.status}, not completed: it has no content "
+                "to download yet",
+                key=file.key,
+            )
         spans = download_ranges(file.size, parts, part_size)
         url = file.links.content or (f"{file.links.self_}/content" if file.links.self_ else None)
         if url is None:

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 78d5a0f20193c0d6f91195628c5450bf4160b2312b6ed0a937900e8b5a3ab66c
+# body-sha256: feaa5647a2052212b76ad7fdd9bb87bf9b32b89eedd100ed5682115d068e70ea
 """Downloads: one stream or parallel ranges, resumed where they break, verified before publishing."""
 
 from __future__ import annotations
@@ -70,6 +70,13 @@ class Downloader:
         progress: ProgressSpec,
     ) -> None:
         """Fill ``sink`` with the file's content; the sink is committed only when verified."""
+        if file.status not in (None, "completed"):
+            # InvenioRDM answers the content of an unfinished file with 403 or a bare 500.
+            raise TransferError(
+                f"file {file.key!r} is {file.status}, not completed: it has no content "
+                "to download yet",
+                key=file.key,
+            )
         spans = download_ranges(file.size, parts, part_size)
         url = file.links.content or (f"{file.links.self_}/content" if file.links.self_ else None)
         if url is None:
