@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -79,3 +80,49 @@ def join(base: str | httpx.URL, *segments: str) -> str:
     """Append already-quoted path segments to a base URL."""
     text = str(base).rstrip("/")
     return "/".join([text, *(segment.strip("/") for segment in segments)])
+
+
+# Pages of InvenioRDM's web interface that name a record, relative to the site root:
+# a published record, a file of it, the latest version, and a draft's upload page
+# (Zenodo's older deposit pages use the same ids).
+_WEB_PAGE = re.compile(
+    r"^/(?P<kind>records|uploads|deposit)/(?P<id>[^/]+)"
+    r"(?:/(?P<latest>latest)|/files/(?P<key>.+?))?/?$"
+)
+
+
+def api_url_of_web_page(url: str | httpx.URL, api_url: str | httpx.URL) -> str | None:
+    """The API URL of a record's (or its file's) web page, or None if ``url`` is not one.
+
+    ``{site}/records/ID`` is the published record, ``{site}/records/ID/files/KEY``
+    one of its files (``?download=1`` and other query parameters dropped),
+    ``{site}/records/ID/latest`` its latest version and ``{site}/uploads/ID``
+    (or ``{site}/deposit/ID``) the draft. The site is where the API base
+    ``api_url`` lives, without its last segment (``https://x.org/api`` is
+    served by ``https://x.org``). URLs of another origin, and URLs already under
+    the API base, are not web pages of this repository.
+    """
+    page, api = to_url(url), to_url(api_url)
+    # raw paths keep a key's quoting as the API URL needs it
+    page_path = _raw_path(page)
+    api_path = _raw_path(api).rstrip("/")
+    if not same_origin(page, api) or (page_path + "/").startswith(api_path + "/"):
+        return None
+    site_path = api_path.rsplit("/", 1)[0]
+    if not page_path.startswith(site_path + "/"):
+        return None
+    match = _WEB_PAGE.match(page_path[len(site_path) :])
+    if match is None:
+        return None
+    record = join(str(api).rstrip("/"), "records", match["id"])
+    if match["kind"] != "records":
+        return join(record, "draft")
+    if match["latest"]:
+        return join(record, "versions", "latest")
+    if match["key"]:
+        return join(record, "files", match["key"])
+    return record
+
+
+def _raw_path(url: httpx.URL) -> str:
+    return url.raw_path.decode("ascii").split("?", 1)[0]

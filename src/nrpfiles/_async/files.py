@@ -13,6 +13,7 @@ import httpx
 
 from nrpfiles._async.download import AsyncDownloader
 from nrpfiles._async.http import decode_json
+from nrpfiles._async.record_refs import AsyncRecordRefs
 from nrpfiles._async.records import record_from
 from nrpfiles._async.upload import AsyncUploader
 from nrpfiles._transfer_plan import (
@@ -48,6 +49,7 @@ class AsyncFilesClient:
         self._http = client._http
         self._uploader = AsyncUploader(client._http)
         self._downloader = AsyncDownloader(client._http)
+        self._refs = AsyncRecordRefs(client)
 
     async def list(self, record_or_url: Any) -> FilesList:
         """All files of a record: iterable, indexable and searchable by key (``.get(key)``)."""
@@ -232,7 +234,7 @@ class AsyncFilesClient:
                 raise ValueError(f"not a record id or URL: {record_or_url!r}")
             info = await self._client.info()
             return join(info.api_url, "records", record_or_url)
-        return str(to_url(record_or_url))
+        return await self._refs.api_form(str(to_url(record_or_url)))
 
     async def _read_file_url(self, url: httpx.URL) -> File:
         response = await self._on_file_url("GET", url)
@@ -242,7 +244,9 @@ class AsyncFilesClient:
         """Call a file URL as given, or its draft twin when only the draft has the file.
 
         Published files are read-only, so a change always goes to the draft.
+        A file's web page (``{site}/records/ID/files/KEY``) stands for its API URL.
         """
+        url = to_url(await self._refs.api_form(str(url)))
         match = None if "/draft/files/" in str(url) else _PUBLISHED_FILE.match(str(url))
         if match is None:
             return await self._http.request(method, url)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from nrpfiles._urls import join, to_url
+from nrpfiles._urls import api_url_of_web_page, join, to_url
 from nrpfiles.models import Record
 from nrpfiles.streams import is_url
 
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
     from nrpfiles._async.client import AsyncClient
 
 _DRAFT_SUFFIX = "/draft"
+# A cheap test before discovery is asked where the API lives.
+_MAYBE_WEB_PAGE = re.compile(r"/(?:records|uploads|deposit)/")
 
 
 class AsyncRecordRefs:
@@ -21,9 +24,10 @@ class AsyncRecordRefs:
 
     A :class:`Record` is resolved through its links, a URL (``str``,
     ``httpx.URL`` or anything whose ``str()`` is one) as given, an id through
-    the repository's records endpoint. A URL ending in ``/draft`` names the
-    draft; without it, the published record; each is turned into the other
-    when the other is wanted.
+    the repository's records endpoint. A web page of the repository
+    (``{site}/records/ID``, ``{site}/uploads/ID``) stands for its API URL. A
+    URL ending in ``/draft`` names the draft; without it, the published
+    record; each is turned into the other when the other is wanted.
     """
 
     def __init__(self, client: AsyncClient) -> None:
@@ -69,7 +73,16 @@ class AsyncRecordRefs:
             return await self._by_id(ref)
         if isinstance(ref, (bytes, bytearray)):
             raise TypeError(f"expected a record, its URL or its id, got {type(ref).__name__}")
-        return str(to_url(ref)).rstrip("/")
+        return (await self.api_form(str(to_url(ref)))).rstrip("/")
+
+    async def api_form(self, url: str) -> str:
+        """The API URL of a record's or file's web page on this repository; any other URL as given."""
+        # API URLs (the usual case) are passed on without asking discovery where the API is.
+        path = to_url(url).path
+        if "/api/" in path or not _MAYBE_WEB_PAGE.search(path):
+            return url
+        info = await self._client.info()
+        return api_url_of_web_page(url, info.api_url) or url
 
     async def _by_id(self, record_id: str) -> str:
         if not record_id.strip() or "/" in record_id:

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/files.py by scripts/gen_sync.py: do not edit.
-# body-sha256: b980b7361aae0292258fee72ac8fa2d842090b33e1dcda659b9e85bff1a86c01
+# body-sha256: 600917e63de5cdb01853f2a636e9935b5cec3520b38d74d4011807a288940e55
 """``client.files``: list, read, upload, download, update and delete the files of a record."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import httpx
 
 from nrpfiles._sync.download import Downloader
 from nrpfiles._sync.http import decode_json
+from nrpfiles._sync.record_refs import RecordRefs
 from nrpfiles._sync.records import record_from
 from nrpfiles._sync.upload import Uploader
 from nrpfiles._transfer_plan import (
@@ -50,6 +51,7 @@ class FilesClient:
         self._http = client._http
         self._uploader = Uploader(client._http)
         self._downloader = Downloader(client._http)
+        self._refs = RecordRefs(client)
 
     def list(self, record_or_url: Any) -> FilesList:
         """All files of a record: iterable, indexable and searchable by key (``.get(key)``)."""
@@ -234,7 +236,7 @@ class FilesClient:
                 raise ValueError(f"not a record id or URL: {record_or_url!r}")
             info = self._client.info()
             return join(info.api_url, "records", record_or_url)
-        return str(to_url(record_or_url))
+        return self._refs.api_form(str(to_url(record_or_url)))
 
     def _read_file_url(self, url: httpx.URL) -> File:
         response = self._on_file_url("GET", url)
@@ -244,7 +246,9 @@ class FilesClient:
         """Call a file URL as given, or its draft twin when only the draft has the file.
 
         Published files are read-only, so a change always goes to the draft.
+        A file's web page (``{site}/records/ID/files/KEY``) stands for its API URL.
         """
+        url = to_url(self._refs.api_form(str(url)))
         match = None if "/draft/files/" in str(url) else _PUBLISHED_FILE.match(str(url))
         if match is None:
             return self._http.request(method, url)

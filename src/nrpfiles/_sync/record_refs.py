@@ -1,14 +1,15 @@
 # Generated from src/nrpfiles/_async/record_refs.py by scripts/gen_sync.py: do not edit.
-# body-sha256: e44a305d877f30de67fd61d5458b68f34f644001314d3afe4509c2773174ab01
+# body-sha256: 59901521782dc5b721fb5bd8de60d3c646c36b9dee1ea6681e571908cd470e51
 """Turning what callers pass for a record (a Record, its URL, its id) into API URLs."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from nrpfiles._urls import join, to_url
+from nrpfiles._urls import api_url_of_web_page, join, to_url
 from nrpfiles.models import Record
 from nrpfiles.streams import is_url
 
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from nrpfiles._sync.client import Client
 
 _DRAFT_SUFFIX = "/draft"
+# A cheap test before discovery is asked where the API lives.
+_MAYBE_WEB_PAGE = re.compile(r"/(?:records|uploads|deposit)/")
 
 
 class RecordRefs:
@@ -23,9 +26,10 @@ class RecordRefs:
 
     A :class:`Record` is resolved through its links, a URL (``str``,
     ``httpx.URL`` or anything whose ``str()`` is one) as given, an id through
-    the repository's records endpoint. A URL ending in ``/draft`` names the
-    draft; without it, the published record; each is turned into the other
-    when the other is wanted.
+    the repository's records endpoint. A web page of the repository
+    (``{site}/records/ID``, ``{site}/uploads/ID``) stands for its API URL. A
+    URL ending in ``/draft`` names the draft; without it, the published
+    record; each is turned into the other when the other is wanted.
     """
 
     def __init__(self, client: Client) -> None:
@@ -71,7 +75,16 @@ class RecordRefs:
             return self._by_id(ref)
         if isinstance(ref, (bytes, bytearray)):
             raise TypeError(f"expected a record, its URL or its id, got {type(ref).__name__}")
-        return str(to_url(ref)).rstrip("/")
+        return (self.api_form(str(to_url(ref)))).rstrip("/")
+
+    def api_form(self, url: str) -> str:
+        """The API URL of a record's or file's web page on this repository; any other URL as given."""
+        # API URLs (the usual case) are passed on without asking discovery where the API is.
+        path = to_url(url).path
+        if "/api/" in path or not _MAYBE_WEB_PAGE.search(path):
+            return url
+        info = self._client.info()
+        return api_url_of_web_page(url, info.api_url) or url
 
     def _by_id(self, record_id: str) -> str:
         if not record_id.strip() or "/" in record_id:
