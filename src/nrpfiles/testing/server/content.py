@@ -15,8 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..storage import DRAFT, PUBLISHED, FileRow, RecordRow
-from .access import BUCKET_LOCKED, files_readable, own_draft, readable_record
+from ..storage import DRAFT, FileRow, RecordRow
+from .access import BUCKET_LOCKED
 from .context import Context, now_iso
 from .downloads import StoredContent, content_response
 from .files import (
@@ -26,6 +26,8 @@ from .files import (
     has_stored_object,
     is_locked,
     no_such_file,
+    own_draft_file,
+    readable_record_file,
 )
 from .http import (
     INTERNAL_ERROR,
@@ -59,9 +61,8 @@ def _failed_response(request: Request, row: FileRow, record: RecordRow) -> Respo
 
 # whole content (L) ----------------------------------------------------------------------
 def put_content(ctx: Context, request: Request) -> Response:
-    _, record = own_draft(ctx, request, request.params["id"])
-    key = request.params["key"]
-    row = draft_file(ctx, record, key)
+    record, row = own_draft_file(ctx, request)
+    key = row.key
     kind = row.data["transfer"]["type"]
     if kind not in ("L", "M"):
         raise ApiError(403, PERMISSION_DENIED)
@@ -148,9 +149,8 @@ def _delete_entry(ctx: Context, row: FileRow) -> None:
 
 # multipart parts (M) --------------------------------------------------------------------
 def put_part(ctx: Context, request: Request) -> Response:
-    _, record = own_draft(ctx, request, request.params["id"])
-    key = request.params["key"]
-    row = draft_file(ctx, record, key)
+    record, row = own_draft_file(ctx, request)
+    key = row.key
     if request.decision.refuse_multipart_parts:
         ctx.faults.count("refused_part")
         raise ApiError(403, PERMISSION_DENIED)
@@ -182,17 +182,16 @@ def put_part(ctx: Context, request: Request) -> Response:
 
 # commit ---------------------------------------------------------------------------------
 def commit(ctx: Context, request: Request) -> Response:
-    _, record = own_draft(ctx, request, request.params["id"])
+    record, row = own_draft_file(ctx, request)
     request.json_body(optional=True)
-    key = request.params["key"]
-    row = draft_file(ctx, record, key)
+    key = row.key
     kind = row.data["transfer"]["type"]
     if row.data["status"] == "completed":
         return entry_response(request, row, record)
     if kind in ("F", "R"):
         raise ApiError(403, PERMISSION_DENIED)
     if kind == "M":
-        return _commit_multipart(ctx, request, record, row)
+        return entry_response(request, _commit_multipart(ctx, record, row), record)
     file_id = row.data.get("staged_file_id")
     if not file_id:
         # InvenioRDM fails this way when a file was never uploaded
@@ -208,7 +207,7 @@ def commit(ctx: Context, request: Request) -> Response:
     return entry_response(request, current, record)
 
 
-def _commit_multipart(ctx: Context, request: Request, record: RecordRow, row: FileRow) -> Response:
+def _commit_multipart(ctx: Context, record: RecordRow, row: FileRow) -> FileRow:
     """Nothing counts the parts: what never arrived stays zeros, as on a file store."""
     staging = Path(row.data["multipart_path"])
     size = int(row.data["declared_size"])
@@ -224,8 +223,7 @@ def _commit_multipart(ctx: Context, request: Request, record: RecordRow, row: Fi
         _complete(current, file_id, size, None)
         ctx.store.save_file(current)
     ctx.checksums.schedule(file_id)
-    current = ctx.store.get_file(record.id, DRAFT, row.key) or current  # without a delay: in
-    return entry_response(request, current, record)
+    return ctx.store.get_file(record.id, DRAFT, row.key) or current  # without a delay: in
 
 
 def _complete(row: FileRow, file_id: str, size: int, checksum: str | None) -> None:
@@ -245,17 +243,12 @@ def _complete(row: FileRow, file_id: str, size: int, checksum: str | None) -> No
 
 # download -------------------------------------------------------------------------------
 def get_draft_content(ctx: Context, request: Request) -> Response:
-    _, record = own_draft(ctx, request, request.params["id"])
-    return _send(ctx, request, draft_file(ctx, record, request.params["key"]))
+    _, row = own_draft_file(ctx, request)
+    return _send(ctx, request, row)
 
 
 def get_record_content(ctx: Context, request: Request) -> Response:
-    user, record = readable_record(ctx, request, request.params["id"])
-    if not files_readable(record, user):
-        raise ApiError(403, PERMISSION_DENIED)
-    row = ctx.store.get_file(record.id, PUBLISHED, request.params["key"])
-    if row is None:
-        raise no_such_file(record.id, request.params["key"])
+    _, row = readable_record_file(ctx, request)
     return _send(ctx, request, row)
 
 

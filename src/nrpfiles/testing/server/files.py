@@ -8,7 +8,15 @@ from urllib.parse import urlsplit
 
 from ..storage import DRAFT, PUBLISHED, FileRow, RecordRow
 from . import revisions
-from .access import BUCKET_LOCKED, files_readable, load_record, own_draft, readable_record
+from .access import (
+    BUCKET_LOCKED,
+    NOT_FOUND,
+    files_readable,
+    load_record,
+    own_draft,
+    readable_record,
+    require_owner,
+)
 from .context import TRANSFER_TYPES, Context, api_base, now_iso
 from .http import (
     INTERNAL_ERROR,
@@ -44,6 +52,22 @@ def draft_file(ctx: Context, record: RecordRow, key: str) -> FileRow:
     if row is None:
         raise no_such_file(record.id, key)
     return row
+
+
+def own_draft_file(ctx: Context, request: Request) -> tuple[RecordRow, FileRow]:
+    """A file of the caller's draft, looked up as InvenioRDM does before asking who calls.
+
+    The draft must exist and have files enabled (403 "Files are not enabled."), the
+    key must name a file (404); only then is someone else's draft a 403.
+    """
+    user = ctx.authenticate(request, required=False)
+    record = load_record(ctx, request.params["id"])
+    if record.draft is None:
+        raise ApiError(404, NOT_FOUND)
+    require_files_enabled(record)
+    row = draft_file(ctx, record, request.params["key"])
+    require_owner(user, record)
+    return record, row
 
 
 def require_files_enabled(record: RecordRow) -> None:
@@ -84,8 +108,8 @@ def list_draft_files(ctx: Context, request: Request) -> Response:
 
 
 def read_draft_file(ctx: Context, request: Request) -> Response:
-    _, record = own_draft(ctx, request, request.params["id"])
-    return entry_response(request, draft_file(ctx, record, request.params["key"]), record)
+    record, row = own_draft_file(ctx, request)
+    return entry_response(request, row, record)
 
 
 def list_record_files(ctx: Context, request: Request) -> Response:
@@ -99,13 +123,22 @@ def list_record_files(ctx: Context, request: Request) -> Response:
     )
 
 
-def read_record_file(ctx: Context, request: Request) -> Response:
+def readable_record_file(ctx: Context, request: Request) -> tuple[RecordRow, FileRow]:
+    """A published file, looked up (files enabled, key known) before the files' access."""
     user, record = readable_record(ctx, request, request.params["id"])
-    if not files_readable(record, user):
-        raise ApiError(403, PERMISSION_DENIED)
+    assert record.published is not None
+    if not record.published.get("files_enabled", True):
+        raise ApiError(403, FILES_DISABLED)
     row = ctx.store.get_file(record.id, PUBLISHED, request.params["key"])
     if row is None:
         raise no_such_file(record.id, request.params["key"])
+    if not files_readable(record, user):
+        raise ApiError(403, PERMISSION_DENIED)
+    return record, row
+
+
+def read_record_file(ctx: Context, request: Request) -> Response:
+    record, row = readable_record_file(ctx, request)
     return entry_response(request, row, record)
 
 
@@ -297,7 +330,7 @@ def _new_file_row(ctx: Context, record_id: str, entry: dict[str, Any]) -> FileRo
 
 # metadata, delete ------------------------------------------------------------------------
 def update_file(ctx: Context, request: Request) -> Response:
-    _, record = own_draft(ctx, request, request.params["id"])
+    record, _ = own_draft_file(ctx, request)
     body = request.json_body()
     if not isinstance(body, dict):
         raise validation_error([field_error("_schema", "Invalid input type.")])
@@ -318,7 +351,7 @@ def update_file(ctx: Context, request: Request) -> Response:
 
 
 def delete_file(ctx: Context, request: Request) -> Response:
-    _, record = own_draft(ctx, request, request.params["id"])
+    record, _ = own_draft_file(ctx, request)
     with ctx.store.transaction():
         row = draft_file(ctx, record, request.params["key"])
         if is_locked(record) and has_stored_object(row):

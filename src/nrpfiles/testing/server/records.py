@@ -13,6 +13,7 @@ from .access import (
     NOT_FOUND,
     PID_MISSING,
     check_revision,
+    files_readable,
     if_match_revision,
     load_record,
     own_draft,
@@ -32,12 +33,14 @@ from .http import (
     validation_error,
 )
 from .schema import MISSING, load_draft_input, publish_errors
-from .serialize import files_list_json, record_json
+from .serialize import READ, RESULT, files_list_json, record_json
 
 MISSING_FILES = (
     "Missing uploaded files. To disable files for this record please mark it as metadata-only."
 )
 NOT_COMPLETED = "One or more files have not completed their transfer, please wait."
+# InvenioRDM's default OAISERVER_ID_PREFIX, with the colon its identifiers add
+OAI_PREFIX = "oai:invenio-app-rdm.org:"
 FILES_PRESENT = "You must first delete all files to set the record to be metadata-only."
 # a new version starts from the last one's metadata, dated today, without its version
 _NEW_VERSION_SKIP = ("version",)
@@ -52,8 +55,18 @@ def record_response(
     errors: list[dict[str, Any]] | None = None,
     *,
     created: bool = False,
+    shown_as: str = RESULT,
+    files_hidden: bool = False,
 ) -> Response:
-    body = record_json(api_base(request), request.base_url, ctx.store, record, bucket)
+    body = record_json(
+        api_base(request),
+        request.base_url,
+        ctx.store,
+        record,
+        bucket,
+        shown_as,
+        files_hidden=files_hidden,
+    )
     if created and body["access"]["status"] != "restricted":
         # InvenioRDM works the access status out before the new draft has its files
         body["access"]["status"] = "metadata-only"
@@ -201,6 +214,10 @@ def publish(ctx: Context, request: Request) -> Response:
         }
         published["updated"] = now
         published["draft_revision"] = draft["revision_id"]
+        # harvesting identifies each public record, as a plain InvenioRDM names it
+        published["pids"] = dict(draft.get("pids") or {})
+        if (draft.get("access") or {}).get("record", "public") == "public":
+            published["pids"]["oai"] = _oai_pid(record.id)
         published["revision_id"] = revisions.published(
             None if previous is None else previous["revision_id"],
             has_files=bool(rows),
@@ -221,9 +238,14 @@ def publish(ctx: Context, request: Request) -> Response:
     return record_response(ctx, request, record, PUBLISHED, 202)
 
 
+def _oai_pid(record_id: str) -> dict[str, str]:
+    return {"identifier": f"oai:{OAI_PREFIX}:{record_id}", "provider": "oai"}
+
+
 def read_record(ctx: Context, request: Request) -> Response:
-    _, record = readable_record(ctx, request, request.params["id"])
-    return record_response(ctx, request, record, PUBLISHED)
+    user, record = readable_record(ctx, request, request.params["id"])
+    hidden = not files_readable(record, user)
+    return record_response(ctx, request, record, PUBLISHED, shown_as=READ, files_hidden=hidden)
 
 
 def edit(ctx: Context, request: Request) -> Response:

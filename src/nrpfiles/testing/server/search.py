@@ -13,10 +13,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ..storage import DRAFT, PUBLISHED, RecordRow, User
-from .access import readable_record
+from .access import files_readable, readable_record
 from .context import Context, api_base
 from .http import ApiError, Request, Response, field_error, json_response, validation_error
-from .serialize import record_json
+from .serialize import HIT, record_json
 
 _SORTS: dict[str, tuple[Callable[[dict[str, Any]], Any], bool]] = {
     "newest": (lambda hit: hit["created"], True),
@@ -37,7 +37,7 @@ def search_records(ctx: Context, request: Request) -> Response:
     for record in ctx.store.records():
         if record.published is None or not _visible(record, user):
             continue
-        body = record_json(api_base(request), request.base_url, ctx.store, record, PUBLISHED)
+        body = _hit(request, ctx, record, user)
         if all_versions or body["versions"]["is_latest"]:
             hits.append(body)
     return _answer(ctx, request, hits, f"{api_base(request)}/records", "newest")
@@ -57,19 +57,28 @@ def search_user_records(ctx: Context, request: Request) -> Response:
         if record.version_index != latest_index[record.parent_id]:
             continue
         bucket = DRAFT if record.draft is not None else PUBLISHED
-        hits.append(record_json(api_base(request), request.base_url, ctx.store, record, bucket))
+        hits.append(
+            record_json(api_base(request), request.base_url, ctx.store, record, bucket, HIT)
+        )
     return _answer(ctx, request, hits, f"{api_base(request)}/user/records", "updated-desc")
 
 
 def search_versions(ctx: Context, request: Request) -> Response:
     user, record = readable_record(ctx, request, request.params["id"])
     hits = [
-        record_json(api_base(request), request.base_url, ctx.store, sibling, PUBLISHED)
+        _hit(request, ctx, sibling, user)
         for sibling in ctx.store.records(record.parent_id)
         if sibling.published is not None and _visible(sibling, user)
     ]
     url = f"{api_base(request)}/records/{record.id}/versions"
-    return _answer(ctx, request, hits, url, "version")
+    return _answer(ctx, request, hits, url, "version", aggregations=False)
+
+
+def _hit(request: Request, ctx: Context, record: RecordRow, user: User | None) -> dict[str, Any]:
+    hidden = not files_readable(record, user)
+    return record_json(
+        api_base(request), request.base_url, ctx.store, record, PUBLISHED, HIT, files_hidden=hidden
+    )
 
 
 def _visible(record: RecordRow, user: User | None) -> bool:
@@ -93,7 +102,13 @@ def _int_arg(request: Request, name: str, default: int) -> int:
 
 
 def _answer(
-    ctx: Context, request: Request, hits: list[dict[str, Any]], url: str, default_sort: str
+    ctx: Context,
+    request: Request,
+    hits: list[dict[str, Any]],
+    url: str,
+    default_sort: str,
+    *,
+    aggregations: bool = True,
 ) -> Response:
     query = (request.arg("q") or "").strip()
     page = _int_arg(request, "page", 1)
@@ -124,15 +139,11 @@ def _answer(
         links["prev"] = link(page - 1)
     if start + size < len(matching):
         links["next"] = link(page + 1)
-    return json_response(
-        200,
-        {
-            "hits": {"hits": page_hits, "total": len(matching)},
-            "aggregations": {},
-            "sortBy": sort,
-            "links": links,
-        },
-    )
+    body: dict[str, Any] = {"hits": {"hits": page_hits, "total": len(matching)}}
+    if aggregations:
+        body["aggregations"] = {}  # no facets are counted here
+    body.update(sortBy=sort, page=page, links=links)
+    return json_response(200, body)
 
 
 def _matches(hit: dict[str, Any], query: str) -> bool:

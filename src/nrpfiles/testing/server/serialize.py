@@ -15,6 +15,8 @@ PUBLIC_TRANSFER_FIELDS = ("type", "parts", "part_size", "error")
 RECORD_FILE_METADATA = frozenset(
     ("page", "type", "language", "encoding", "charset", "previewer", "width", "height")
 )
+# how a record is shown: as the answer to a change (or a draft read), read, or found
+RESULT, READ, HIT = "result", "read", "hit"
 PARENT_SETTINGS: dict[str, Any] = {
     "allow_user_requests": False,
     "allow_guest_requests": False,
@@ -60,7 +62,6 @@ def file_json(api: str, row: FileRow, bucket_id: str | None) -> dict[str, Any]:
         "metadata": data.get("metadata"),
         "access": data.get("access") or {"hidden": False},
         "status": data["status"],
-        "storage_class": "L",
         "transfer": {k: transfer[k] for k in PUBLIC_TRANSFER_FIELDS if k in transfer},
     }
     pending_multipart = transfer.get("type") == "M" and data["status"] == "pending"
@@ -73,6 +74,7 @@ def file_json(api: str, row: FileRow, bucket_id: str | None) -> dict[str, Any]:
             if data.get(name) is not None:
                 entry[name] = data[name]
         entry["bucket_id"] = bucket_id
+        entry["storage_class"] = "L"
     else:
         if data.get("declared_size") is not None:
             entry["size"] = data["declared_size"]
@@ -94,7 +96,7 @@ def file_json(api: str, row: FileRow, bucket_id: str | None) -> dict[str, Any]:
     return entry
 
 
-def record_file_json(row: FileRow) -> dict[str, Any]:
+def record_file_json(row: FileRow, links: dict[str, str] | None = None) -> dict[str, Any]:
     """An entry as a record's ``files.entries`` shows it (invenio-rdm-records' FileSchema).
 
     Only what the stored object says, and only once there is one; no status, transfer
@@ -114,12 +116,16 @@ def record_file_json(row: FileRow) -> dict[str, Any]:
             mimetype=mimetype,
             storage_class="L",
         )
-    metadata = data.get("metadata") or {}
+    metadata = data.get("metadata")
     entry.update(
         key=row.key,
-        metadata={k: v for k, v in metadata.items() if k in RECORD_FILE_METADATA},
+        metadata=None
+        if metadata is None
+        else {k: v for k, v in metadata.items() if k in RECORD_FILE_METADATA},
         access=data.get("access") or {"hidden": False},
     )
+    if links is not None:
+        entry["links"] = links
     return entry
 
 
@@ -151,12 +157,39 @@ def files_list_json(
 
 
 def record_json(
-    api: str, root: str, store: Store, record: RecordRow, bucket: str
+    api: str,
+    root: str,
+    store: Store,
+    record: RecordRow,
+    bucket: str,
+    shown_as: str = RESULT,
+    *,
+    files_hidden: bool = False,
 ) -> dict[str, Any]:
+    """A draft or record; ``shown_as`` READ or HIT for a published one read or searched.
+
+    InvenioRDM shows a published record it is asked for, or finds, with less of its
+    parent and versions than it answers a change with; read, its file entries link to
+    themselves.
+    """
     state = record.draft if bucket == DRAFT else record.published
     assert state is not None
     rows = store.files(record.id, bucket)
-    entries = {row.key: record_file_json(row) for row in rows}
+    listed = bucket == PUBLISHED and shown_as in (READ, HIT)
+    base = files_base(api, record.id, bucket)
+
+    def links(row: FileRow) -> dict[str, str] | None:
+        if not (listed and shown_as == READ):
+            return None
+        return {
+            "self": f"{base}/{quote_key(row.key)}",
+            "content": f"{base}/{quote_key(row.key)}/content",
+        }
+
+    entries = {row.key: record_file_json(row, links(row)) for row in rows}
+    if listed and shown_as == HIT:
+        for entry in entries.values():
+            entry.pop("storage_class", None)  # the search index does not keep it
     completed = [row.data for row in rows if row.data["status"] == "completed"]
     files: dict[str, Any] = {
         "enabled": bool(state.get("files_enabled", True)),
@@ -209,6 +242,12 @@ def record_json(
         media_files={"enabled": False, "order": [], "count": 0, "total_bytes": 0, "entries": {}},
         status=_status(record, bucket),
     )
+    if files_hidden:  # restricted files: whether there are any, nothing more
+        body["files"] = {"enabled": files["enabled"]}
+        body["media_files"] = {"enabled": False}
+    if listed:
+        del body["parent"]["access"]["grants"], body["parent"]["access"]["links"]
+        del body["versions"]["is_latest_draft"]
     if not is_draft:
         body["deletion_status"] = {"is_deleted": False, "status": "P"}
         body["stats"] = {"this_version": dict(NO_STATS), "all_versions": dict(NO_STATS)}
