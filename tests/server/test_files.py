@@ -85,6 +85,7 @@ def test_local_transfer_lifecycle(api: httpx.Client, repository: RepositoryUnder
     assert entry["status"] == "pending" and entry["transfer"] == {"type": "L"}
     assert entry["metadata"] == {"description": "d"}
     assert "checksum" not in entry and "size" not in entry
+    assert "storage_class" not in entry  # only once there is an object
     assert entry["links"] == {
         "self": f"{api_url(repository)}{base}/dir/data.csv",
         "content": f"{api_url(repository)}{base}/dir/data.csv/content",
@@ -112,6 +113,15 @@ def test_local_transfer_lifecycle(api: httpx.Client, repository: RepositoryUnder
     assert api.get(f"{base}/dir/data.csv").json()["metadata"] == {"description": "d"}
     no_metadata = api.post(base, json=[{"key": "plain.txt"}]).json()["entries"]
     assert [e["metadata"] for e in no_metadata if e["key"] == "plain.txt"] == [None]
+    assert api.get(f"/records/{draft['id']}/draft").json()["files"]["entries"]["plain.txt"] == {
+        "key": "plain.txt",
+        "metadata": None,
+        "access": {"hidden": False},
+    }
+    committed = upload(api, draft["id"], "other.txt", b"x")
+    assert committed["metadata"] is None
+    # a background task gives a stored object empty metadata; a busy worker has not yet
+    assert api.get(f"{base}/other.txt").json()["metadata"] in (None, {})
 
 
 def test_a_failed_whole_content_upload_answers_200_and_deletes_the_entry(
@@ -633,6 +643,29 @@ def test_the_file_limit_per_record_is_configurable(local_repository_factory: Any
         refused = api.post(base, json=[{"key": "one-more"}])
         assert refused.status_code == 400
         assert "exceeding the max amount" in refused.json()["message"]
+
+
+def test_a_file_is_looked_up_before_the_caller_is_asked(
+    api: httpx.Client, repository: RepositoryUnderTest
+) -> None:
+    draft = create_draft(api)
+    base = files_url(draft["id"])
+    api.post(base, json=[{"key": "a"}])
+    metadata_only = create_draft(api, files={"enabled": False})
+    with client_for(repository, repository.another_user()) as other:
+        assert other.get(f"{base}/a").status_code == 403
+        missing = other.get(f"{base}/nokey")
+        assert missing.status_code == 404
+        assert missing.json()["message"] == f"Record '{draft['id']}' has no file 'nokey'."
+        assert other.get(f"{base}/nokey/content").status_code == 404
+        assert other.get(base).status_code == 403
+        disabled = other.get(f"{files_url(metadata_only['id'])}/nokey")
+        assert disabled.json() == {"status": 403, "message": "Files are not enabled."}
+    record = api.post(f"/records/{metadata_only['id']}/draft/actions/publish").json()
+    for url in (f"/records/{record['id']}/files/x", f"/records/{record['id']}/files/x/content"):
+        assert api.get(url).json() == {"status": 403, "message": "Files are not enabled."}
+    listing = api.get(f"/records/{record['id']}/files").json()
+    assert listing["enabled"] is False and "entries" not in listing
 
 
 def test_users_have_their_own_drafts(api: httpx.Client, repository: RepositoryUnderTest) -> None:

@@ -370,6 +370,43 @@ def test_publish_and_read(api: httpx.Client, anonymous: httpx.Client) -> None:
     assert api.get(f"/records/{record['id']}/draft/files").json()["message"] == "Not found."
 
 
+def test_published_records_read_and_found(
+    api: httpx.Client, anonymous: httpx.Client, repository: RepositoryUnderTest
+) -> None:
+    """Read or found, a published record shows less than the answer to its publication."""
+    published = published_record(api)
+    assert published["pids"]["oai"] == {
+        "identifier": f"oai:oai:invenio-app-rdm.org::{published['id']}",
+        "provider": "oai",
+    }
+    assert set(published["parent"]["access"]) == {"grants", "owned_by", "links", "settings"}
+    read = anonymous.get(f"/records/{published['id']}").json()
+    assert set(read["parent"]["access"]) == {"owned_by", "settings"}
+    assert read["versions"] == {"is_latest": True, "index": 1}
+    url = f"{api_url(repository)}/records/{published['id']}/files/data.bin"
+    assert read["files"]["entries"]["data.bin"]["links"] == {
+        "self": url,
+        "content": f"{url}/content",
+    }
+    found = anonymous.get("/records", params={"q": f"id:{published['id']}"}).json()
+    (hit,) = found["hits"]["hits"]
+    assert "links" not in hit["files"]["entries"]["data.bin"]
+    assert found["page"] == 1
+    # files only their owner may see are not even listed to others
+    draft = create_draft(api, access={"record": "public", "files": "restricted"})
+    upload(api, draft["id"], "secret.txt", b"secret")
+    closed = api.post(f"/records/{draft['id']}/draft/actions/publish").json()
+    shown = anonymous.get(f"/records/{closed['id']}").json()
+    assert shown["files"] == {"enabled": True} and shown["media_files"] == {"enabled": False}
+    assert api.get(f"/records/{closed['id']}").json()["files"]["count"] == 1
+    # a restricted record is not harvested
+    hidden = create_draft(
+        api, access={"record": "restricted", "files": "restricted"}, files={"enabled": False}
+    )
+    private = api.post(f"/records/{hidden['id']}/draft/actions/publish").json()
+    assert "oai" not in private["pids"]
+
+
 def test_unpublished_record_is_not_registered(api: httpx.Client) -> None:
     draft = create_draft(api)
     response = api.get(f"/records/{draft['id']}")
