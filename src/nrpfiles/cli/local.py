@@ -1,7 +1,10 @@
-"""The ``nrpfiles`` command.
+"""``nrpfiles serve`` and ``nrpfiles demo``: the local repository and the demo.
 
-Subcommands live in ``SUBCOMMANDS``: each entry adds its parser and names the
-function that runs it, so a new subcommand is one function pair and one entry.
+Their options are argparse definitions kept as they were before the command
+line grew click commands; the click group hands their arguments over
+unchanged. Subcommands live in ``SUBCOMMANDS``: each entry adds its parser and
+names the function that runs it, so a new subcommand is one function pair and
+one entry.
 """
 
 from __future__ import annotations
@@ -108,7 +111,7 @@ def _size(text: str) -> int | None:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    from .testing import LocalRepository
+    from nrpfiles.testing import LocalRepository
 
     transfers = tuple(t.strip().upper() for t in args.transfers.split(",") if t.strip())
     repository = LocalRepository(
@@ -150,7 +153,7 @@ def _configure_demo(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from . import demo
+    from nrpfiles import demo
 
     rows = demo.run(show_progress=not args.no_progress)
     return 0 if all(row["verified"] for row in rows) else 1

@@ -1,0 +1,87 @@
+"""The shell session people run: create, upload a folder, list, sync twice, download, publish."""
+
+from __future__ import annotations
+
+import hashlib
+
+from tests.cli.conftest import METADATA
+
+
+def files_under(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_the_whole_session(repo_run, run, local_repository, draft_id, folder, tmp_path):
+    upload = repo_run("upload", draft_id, folder, "--json")
+    assert upload.code == 0, upload.err
+    assert sorted(item["key"] for item in upload.json()["uploaded"]) == [
+        "a.csv",
+        "notes.txt",
+        "sub/b.csv",
+    ]
+    assert upload.json()["failed"] == [] and upload.json()["published"] is None
+
+    listing = repo_run("ls", draft_id, "--json")
+    assert listing.code == 0
+    rows = {row["key"]: row for row in listing.json()}
+    assert set(rows) == {"a.csv", "notes.txt", "sub/b.csv"}
+    assert rows["a.csv"]["size"] == 8
+    assert rows["a.csv"]["checksum"] == "md5:" + hashlib.md5(b"a,b\n1,2\n").hexdigest()
+    assert rows["a.csv"]["status"] == "completed"
+    text = repo_run("ls", draft_id)
+    assert text.code == 0 and "sub/b.csv" in text.out and "completed" in text.out
+
+    (folder / "a.csv").write_bytes(b"changed\n")
+    (folder / "new.txt").write_bytes(b"new")
+    first = repo_run("sync", folder, draft_id, "--json")
+    assert first.code == 0, first.err
+    assert first.json()["upload"] == ["new.txt"] and first.json()["replace"] == ["a.csv"]
+    second = repo_run("sync", folder, draft_id, "--json")
+    assert second.code == 0
+    assert second.json()["upload"] == [] and second.json()["replace"] == []
+    assert sorted(second.json()["unchanged"]) == ["a.csv", "new.txt", "notes.txt", "sub/b.csv"]
+
+    by_pattern = repo_run("download", draft_id, "*.csv", "-o", tmp_path / "csv")
+    assert by_pattern.code == 0, by_pattern.err
+    assert files_under(tmp_path / "csv") == {"a.csv": b"changed\n", "sub/b.csv": b"x,y\n"}
+
+    whole = repo_run("download", draft_id, "-o", tmp_path / "all", "--json")
+    assert whole.code == 0
+    assert files_under(tmp_path / "all") == files_under(folder)
+    again = repo_run("download", draft_id, "-o", tmp_path / "all", "--json")
+    assert again.json()["downloaded"] == [] and len(again.json()["present"]) == 4
+
+    published = repo_run("records", "publish", draft_id, "--json")
+    assert published.code == 0, published.err
+    page = published.json()["html"]
+    assert page == f"{local_repository.url}/records/{draft_id}"
+
+    # The web address alone says which repository; no -r, no token (the record is public).
+    by_page = run("download", page, "-o", tmp_path / "published")
+    assert by_page.code == 0, by_page.err
+    assert files_under(tmp_path / "published") == files_under(folder)
+    one = run("download", f"{page}/files/sub/b.csv?download=1", "-o", tmp_path / "one")
+    assert one.code == 0 and files_under(tmp_path / "one") == {"sub/b.csv": b"x,y\n"}
+
+
+def test_upload_and_publish_in_one_go(repo_run, draft_id, folder):
+    result = repo_run("upload", draft_id, folder / "a.csv", folder / "sub", "--publish", "--json")
+    assert result.code == 0, result.err
+    assert sorted(i["key"] for i in result.json()["uploaded"]) == ["a.csv", "b.csv"]
+    assert result.json()["published"]["is_draft"] is False
+
+
+def test_records_commands(repo_run, metadata_file, folder):
+    created = repo_run("records", "create", "--metadata", metadata_file, "--json").json()
+    assert created["is_draft"] is True and created["errors"] == []
+    shown = repo_run("records", "show", created["html"], "--json")
+    assert shown.code == 0 and shown.json()["metadata"]["title"] == METADATA["metadata"]["title"]
+    assert repo_run("upload", created["id"], folder / "notes.txt").code == 0
+    assert repo_run("records", "publish", created["id"]).code == 0
+    edited = repo_run("records", "edit", created["id"], "--json")
+    assert edited.code == 0 and edited.json()["is_draft"] is True
+    version = repo_run("records", "new-version", created["id"], "--import-files", "--json")
+    assert version.code == 0, version.err
+    assert repo_run("ls", version.json()["id"], "--json").json()[0]["key"] == "notes.txt"
+    found = repo_run("records", "search", "--json")
+    assert found.code == 0 and created["id"] in {hit["id"] for hit in found.json()["hits"]}
