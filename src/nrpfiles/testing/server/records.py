@@ -171,6 +171,7 @@ def delete_draft(ctx: Context, request: Request) -> Response:
         else:
             assert record.draft is not None
             record.published["draft_revision"] = record.draft["revision_id"]
+            record.published["revision_id"] = revisions.discarded(record.published["revision_id"])
             record.draft = None
             ctx.store.save_record(record)
     return empty_response(204)

@@ -22,6 +22,7 @@ PUBLISHED = 4  # a version's first publication...
 PUBLISHED_WITH_FILES = 5  # ...when it has files
 REPUBLISHED = 3  # an edit published, after the record's revision...
 REPUBLISHED_CHANGED = 4  # ...when the edit's draft was updated
+EDIT_DISCARDED = 2  # the record, when the draft of an edit is thrown away
 
 
 def _references(metadata: Any) -> int:
@@ -48,3 +49,7 @@ def published(previous: int | None, *, has_files: bool, changed: bool) -> int:
     if previous is None:
         return PUBLISHED_WITH_FILES if has_files else PUBLISHED
     return previous + (REPUBLISHED_CHANGED if changed else REPUBLISHED)
+
+
+def discarded(revision: int) -> int:
+    return revision + EDIT_DISCARDED
