@@ -72,6 +72,10 @@ def local_api(repo: LocalRepository) -> Iterator[httpx.Client]:
         yield client
 
 
+def files_url(record_id: str) -> str:
+    return f"/records/{record_id}/draft/files"
+
+
 def create_draft(api: httpx.Client, **extra: Any) -> dict[str, Any]:
     response = api.post("/records", json={"metadata": dict(METADATA), **extra})
     assert response.status_code == 201, response.text
