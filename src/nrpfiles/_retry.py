@@ -14,6 +14,8 @@ import httpx
 from tenacity import RetryCallState, stop_after_attempt, stop_any
 from tenacity.stop import stop_base
 
+from nrpfiles._pacing import RESET_MARGIN, announced_rate_limit
+
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 # The server said it did not process the request: safe to replay any method.
@@ -107,6 +109,11 @@ class RetryableStatus(Exception):
         self.response = response
         self.body = body
         self.retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if self.retry_after is None and response.status_code == 429:
+            # Refused for rate with no hint: the window's reset says when to try again.
+            announced = announced_rate_limit(response.headers)
+            if announced is not None:
+                self.retry_after = announced.reset_in + RESET_MARGIN
 
 
 def status_is_retryable(status: int, *, idempotent: bool) -> bool:

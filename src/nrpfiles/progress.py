@@ -17,6 +17,7 @@ raises propagates into the transfer.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -26,6 +27,8 @@ from types import TracebackType
 from typing import IO, TypeAlias
 
 from tqdm import tqdm
+
+from nrpfiles._pacing import pacing_observer
 
 __all__ = ["Progress", "ProgressCallback", "ProgressSpec", "open_progress", "progress_disabled"]
 
@@ -96,6 +99,10 @@ class Progress:
             self._closed = True
             self._close_locked()
 
+    def paced(self, seconds: float) -> None:
+        """Show that a request of this transfer waited ``seconds`` for the rate limit."""
+        return None
+
     def _report_locked(self, *, reset: bool = False) -> None:
         return None
 
@@ -103,6 +110,8 @@ class Progress:
         return None
 
     def __enter__(self) -> Progress:
+        # Requests made for this transfer tell it when they wait for the rate limit.
+        self._pacing_token = pacing_observer.set(self.paced)
         return self
 
     def __exit__(
@@ -111,6 +120,10 @@ class Progress:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        token = getattr(self, "_pacing_token", None)
+        if token is not None:
+            with contextlib.suppress(ValueError):  # left in another context than entered
+                pacing_observer.reset(token)
         self.close()
 
 
@@ -144,6 +157,10 @@ class _BarProgress(Progress):
         self._stream = stream
         self._shown = 0  # bytes already handed to tqdm
         self._next_draw = 0.0
+
+    def paced(self, seconds: float) -> None:
+        with self._lock:
+            self._bar.set_postfix_str(f"paced for the rate limit {seconds:.1f}s", refresh=False)
 
     def _report_locked(self, *, reset: bool = False) -> None:
         if reset:

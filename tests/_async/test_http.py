@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 
 from nrpfiles import AsyncClient, RetryPolicy
+from nrpfiles._pacing import RESET_MARGIN, Pacer
 from nrpfiles.errors import (
     DoesNotExistError,
     PermissionDeniedError,
@@ -33,10 +34,14 @@ async def client():
 
 @pytest.fixture
 def sleeps(client):
+    """Waits are recorded, not slept: they move a clock of the client's pacer instead."""
     recorded = []
+    clock = [1000.0]
+    client._http._pacer = Pacer(lambda: clock[0])
 
     async def record_sleep(seconds):
         recorded.append(seconds)
+        clock[0] += seconds
 
     client._http._sleep = record_sleep
     return recorded
@@ -301,3 +306,45 @@ async def test_a_body_cut_halfway_is_not_replayed_for_an_unsafe_post(client, res
     with pytest.raises(RepositoryCommunicationError, match="RemoteProtocolError"):
         await client._http.request_json("POST", f"{ROOT}/api/records", json={})
     assert route.call_count == 1
+
+
+async def test_requests_to_the_repository_are_paced_to_its_announced_limit(
+    client, respx_mock, sleeps, caplog
+):
+    waits = sleeps
+    now = datetime.now(timezone.utc)
+    spent = {
+        "X-RateLimit-Limit": "2",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": str(int(now.timestamp()) + 4),
+        "Date": format_datetime(now, usegmt=True),
+    }
+    respx_mock.get(f"{ROOT}/api/x").respond(200, json={}, headers=spent)
+    storage = respx_mock.get("https://storage.example.net/object").respond(200)
+    caplog.set_level(logging.DEBUG, logger="nrpfiles")
+    await client._http.request("GET", f"{ROOT}/api/x")
+    await client._http.request("GET", "https://storage.example.net/object")
+    assert waits == [] and storage.called  # storage does not count against the limit
+    await client._http.request("GET", f"{ROOT}/api/x")
+    assert sum(waits) == pytest.approx(4 + RESET_MARGIN)
+    pacing = [r for r in caplog.records if "rate limit" in r.getMessage()]
+    assert pacing and all(r.levelno == logging.DEBUG for r in pacing)
+
+
+async def test_a_429_without_retry_after_waits_until_the_window_resets(
+    client, respx_mock, sleeps
+):
+    now = datetime.now(timezone.utc)
+    refused = httpx.Response(
+        429,
+        json={"status": 429, "message": "Too many requests."},
+        headers={
+            "X-RateLimit-Limit": "100",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(int(now.timestamp()) + 30),
+            "Date": format_datetime(now, usegmt=True),
+        },
+    )
+    respx_mock.get(f"{ROOT}/api/x").mock(side_effect=[refused, httpx.Response(200, json={})])
+    await client._http.request("GET", f"{ROOT}/api/x")
+    assert sleeps[-1] == pytest.approx(30 + RESET_MARGIN)

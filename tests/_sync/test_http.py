@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_http.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 6796756e3c004dd64f99a3cf1390803481fbe52de66ea90eb473c1cd6744f24e
+# body-sha256: 7ddc8b09619ee7b2b8ab43583ec5990e5926709595ea54622199ae97cd0be1fc
 """The HTTP core: token scoping, redirects, retries, error mapping, timeouts (mocked HTTP)."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pytest
 import pytest
 
 from nrpfiles import Client, RetryPolicy
+from nrpfiles._pacing import RESET_MARGIN, Pacer
 from nrpfiles.errors import (
     DoesNotExistError,
     PermissionDeniedError,
@@ -35,10 +36,14 @@ def client():
 
 @pytest.fixture
 def sleeps(client):
+    """Waits are recorded, not slept: they move a clock of the client's pacer instead."""
     recorded = []
+    clock = [1000.0]
+    client._http._pacer = Pacer(lambda: clock[0])
 
     def record_sleep(seconds):
         recorded.append(seconds)
+        clock[0] += seconds
 
     client._http._sleep = record_sleep
     return recorded
@@ -303,3 +308,45 @@ def test_a_body_cut_halfway_is_not_replayed_for_an_unsafe_post(client, respx_moc
     with pytest.raises(RepositoryCommunicationError, match="RemoteProtocolError"):
         client._http.request_json("POST", f"{ROOT}/api/records", json={})
     assert route.call_count == 1
+
+
+def test_requests_to_the_repository_are_paced_to_its_announced_limit(
+    client, respx_mock, sleeps, caplog
+):
+    waits = sleeps
+    now = datetime.now(timezone.utc)
+    spent = {
+        "X-RateLimit-Limit": "2",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": str(int(now.timestamp()) + 4),
+        "Date": format_datetime(now, usegmt=True),
+    }
+    respx_mock.get(f"{ROOT}/api/x").respond(200, json={}, headers=spent)
+    storage = respx_mock.get("https://storage.example.net/object").respond(200)
+    caplog.set_level(logging.DEBUG, logger="nrpfiles")
+    client._http.request("GET", f"{ROOT}/api/x")
+    client._http.request("GET", "https://storage.example.net/object")
+    assert waits == [] and storage.called  # storage does not count against the limit
+    client._http.request("GET", f"{ROOT}/api/x")
+    assert sum(waits) == pytest.approx(4 + RESET_MARGIN)
+    pacing = [r for r in caplog.records if "rate limit" in r.getMessage()]
+    assert pacing and all(r.levelno == logging.DEBUG for r in pacing)
+
+
+def test_a_429_without_retry_after_waits_until_the_window_resets(
+    client, respx_mock, sleeps
+):
+    now = datetime.now(timezone.utc)
+    refused = httpx.Response(
+        429,
+        json={"status": 429, "message": "Too many requests."},
+        headers={
+            "X-RateLimit-Limit": "100",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(int(now.timestamp()) + 30),
+            "Date": format_datetime(now, usegmt=True),
+        },
+    )
+    respx_mock.get(f"{ROOT}/api/x").mock(side_effect=[refused, httpx.Response(200, json={})])
+    client._http.request("GET", f"{ROOT}/api/x")
+    assert sleeps[-1] == pytest.approx(30 + RESET_MARGIN)

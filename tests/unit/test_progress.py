@@ -246,3 +246,13 @@ def test_close_is_idempotent(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_unknown_spec_is_refused() -> None:
     with pytest.raises(TypeError):
         open_progress(42, total=1)  # type: ignore[arg-type]
+
+
+def test_a_wait_for_the_rate_limit_shows_in_the_bar_of_its_transfer() -> None:
+    from nrpfiles._pacing import report_pacing
+    from nrpfiles.progress import _BarProgress
+
+    with _BarProgress("data.csv", 100, io.StringIO()) as bar:
+        report_pacing(1.5)
+        assert "rate limit 1.5s" in bar._bar.postfix
+    report_pacing(1.0)  # outside any transfer there is nothing to show it in

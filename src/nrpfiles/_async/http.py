@@ -12,6 +12,7 @@ import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from nrpfiles._concurrency import async_sleep
+from nrpfiles._pacing import Pacer, announced_rate_limit, report_pacing
 from nrpfiles._retry import (
     IDEMPOTENT_METHODS,
     RetryableStatus,
@@ -59,6 +60,8 @@ class AsyncHttp:
         self._token = Secret(token) if token else None
         self._client = client
         self._sleep = async_sleep
+        # One per client: its threads and tasks share the repository's rate limit.
+        self._pacer = Pacer()
 
     @property
     def has_token(self) -> bool:
@@ -207,7 +210,7 @@ class AsyncHttp:
     ) -> httpx.Response:
         for _ in range(MAX_REDIRECTS + 1):
             request = self._build_request(method, url, json, content, headers, params)
-            response = await self._client.send(request, stream=True)
+            response = await self._send_paced(request)
             location = response.headers.get("Location")
             if response.status_code not in _REDIRECT_STATUSES or not location:
                 return response
@@ -221,6 +224,25 @@ class AsyncHttp:
         raise RepositoryCommunicationError(
             f"more than {MAX_REDIRECTS} redirects", method=method, url=str(url)
         )
+
+    async def _send_paced(self, request: httpx.Request) -> httpx.Response:
+        """Send, at the moment the repository's announced rate limit allows.
+
+        Only requests to the repository count against its limit; storage
+        redirects and presigned URLs go at once.
+        """
+        if not same_origin(request.url, self.repository_url):
+            return await self._client.send(request, stream=True)
+        while (wait := self._pacer.reserve()) > 0:
+            report_pacing(wait)
+            await self._sleep(wait)
+        try:
+            response = await self._client.send(request, stream=True)
+        except BaseException:
+            self._pacer.unanswered()
+            raise
+        self._pacer.answered(announced_rate_limit(response.headers))
+        return response
 
     def _build_request(
         self,

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/http.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 1c992a93f56a5ce485ccdcc977bbb3ac926f2ece4265ac3612a56bcb0f60c13d
+# body-sha256: 4492358bdcef448aedca9d66ecfd23d66840e065f0726bf6db8c62150a18f7b8
 """Every request to a repository goes through here: token scoping, redirects, retries, errors."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import httpx
 from tenacity import Retrying, RetryCallState, retry_if_exception
 
 from nrpfiles._concurrency import sleep
+from nrpfiles._pacing import Pacer, announced_rate_limit, report_pacing
 from nrpfiles._retry import (
     IDEMPOTENT_METHODS,
     RetryableStatus,
@@ -61,6 +62,8 @@ class Http:
         self._token = Secret(token) if token else None
         self._client = client
         self._sleep = sleep
+        # One per client: its threads and tasks share the repository's rate limit.
+        self._pacer = Pacer()
 
     @property
     def has_token(self) -> bool:
@@ -209,7 +212,7 @@ class Http:
     ) -> httpx.Response:
         for _ in range(MAX_REDIRECTS + 1):
             request = self._build_request(method, url, json, content, headers, params)
-            response = self._client.send(request, stream=True)
+            response = self._send_paced(request)
             location = response.headers.get("Location")
             if response.status_code not in _REDIRECT_STATUSES or not location:
                 return response
@@ -223,6 +226,25 @@ class Http:
         raise RepositoryCommunicationError(
             f"more than {MAX_REDIRECTS} redirects", method=method, url=str(url)
         )
+
+    def _send_paced(self, request: httpx.Request) -> httpx.Response:
+        """Send, at the moment the repository's announced rate limit allows.
+
+        Only requests to the repository count against its limit; storage
+        redirects and presigned URLs go at once.
+        """
+        if not same_origin(request.url, self.repository_url):
+            return self._client.send(request, stream=True)
+        while (wait := self._pacer.reserve()) > 0:
+            report_pacing(wait)
+            self._sleep(wait)
+        try:
+            response = self._client.send(request, stream=True)
+        except BaseException:
+            self._pacer.unanswered()
+            raise
+        self._pacer.answered(announced_rate_limit(response.headers))
+        return response
 
     def _build_request(
         self,
