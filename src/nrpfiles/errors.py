@@ -25,6 +25,7 @@ __all__ = [
     "ConflictError",
     "DoesNotExistError",
     "FieldError",
+    "LimitExceededError",
     "PermissionDeniedError",
     "RateLimitedError",
     "RepositoryClientError",
@@ -182,6 +183,19 @@ class RateLimitedError(RepositoryClientError):
 
 class ValidationError(RepositoryClientError):
     """400 with field errors; see ``errors``."""
+
+
+class LimitExceededError(RepositoryClientError):
+    """A file the repository will not take: too many files, too large, over the quota.
+
+    ``limit`` names which (``"files per record"``, ``"file size"``,
+    ``"record quota"``) and ``key`` the file; nothing of it is left on the draft.
+    """
+
+    def __init__(self, message: str, *, limit: str, key: str, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.limit = limit
+        self.key = key
 
 
 class RepositoryServerError(RepositoryError):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import re
 import threading
 
@@ -448,3 +450,83 @@ async def test_an_unfinished_file_is_not_downloaded(client, respx_mock):
     with pytest.raises(TransferError, match="pending, not completed"):
         await client.files.download(pending, MemorySink())
     assert not respx_mock.calls
+
+
+async def test_multipart_refused_at_the_commit_goes_local_and_is_learnt_once(
+    client, respx_mock, draft, caplog
+):
+    """Zenodo takes multipart at init, then refuses the parts or, here, the commit."""
+    size = 12 << 20
+    data = bytes(range(256)) * (size // 256)
+    parts = [{"part": n, "url": f"{FILES}/big.bin/content/{n}", "expiration": None} for n in (1, 2)]
+    multipart = entry("big.bin", transfer={"type": "M"})
+    multipart["links"] = {
+        "self": f"{FILES}/big.bin",
+        "parts": parts,
+        "commit": f"{FILES}/big.bin/commit",
+    }
+    inits = []
+
+    def init(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)[0]
+        inits.append(body.get("transfer", {}).get("type", "L"))
+        key = body["key"]
+        created = multipart if body.get("transfer", {}).get("type") == "M" else entry(key)
+        return httpx.Response(201, json={"entries": [created]})
+
+    respx_mock.post(FILES).mock(side_effect=init)
+    respx_mock.put(url__regex=rf"{re.escape(FILES)}/big\.bin/content/\d").respond(200)
+    commits = {"big.bin": 0}
+
+    def commit(request: httpx.Request) -> httpx.Response:
+        commits["big.bin"] += 1
+        if commits["big.bin"] == 1:
+            return httpx.Response(403, json={"status": 403, "message": "Permission denied."})
+        return httpx.Response(
+            200, json=entry("big.bin", status="completed", size=size, checksum=md5(data))
+        )
+
+    respx_mock.post(f"{FILES}/big.bin/commit").mock(side_effect=commit)
+    deleted = respx_mock.delete(f"{FILES}/big.bin").respond(204)
+    local = respx_mock.put(f"{FILES}/big.bin/content").respond(200, json=entry("big.bin"))
+    caplog.set_level(logging.INFO, logger="nrpfiles")
+    options = {"part_size": 6 << 20}
+    first = await client.files.upload(draft, "big.bin", {}, data, "multipart", options)
+    assert first.status == "completed" and deleted.called and local.call_count == 1
+    commits["big.bin"] = 1  # later commits succeed
+    await client.files.upload(draft, "big.bin", {}, data, "multipart", options, overwrite=True)
+    assert inits == ["M", "L", "L"]  # learnt: the second file goes local at once
+    refusals = [r for r in caplog.records if "refuses multipart" in r.getMessage()]
+    assert len(refusals) == 1
+
+
+@pytest.mark.parametrize(
+    ("at", "message", "limit"),
+    [
+        (
+            "init",
+            "Uploading selected files will result in exceeding the max amount per record.",
+            "files per record",
+        ),
+        ("content", "Maximum file size exceeded.", "file size"),
+        ("content", "Bucket quota exceeded.", "record quota"),
+    ],
+)
+async def test_a_limit_the_repository_names_is_a_clear_error(
+    client, respx_mock, draft, at, message, limit
+):
+    from nrpfiles.errors import LimitExceededError
+
+    refusal = httpx.Response(400, json={"status": 400, "message": message})
+    init = respx_mock.post(FILES).mock(
+        side_effect=[refusal] if at == "init" else [httpx.Response(201, json={"entries": [entry("a.bin")]})]
+    )
+    content = respx_mock.put(f"{FILES}/a.bin/content").mock(side_effect=[refusal])
+    deleted = respx_mock.delete(f"{FILES}/a.bin").respond(204)
+    with pytest.raises(LimitExceededError) as caught:
+        await client.files.upload(draft, "a.bin", {}, b"x" * 1000)
+    assert caught.value.limit == limit and caught.value.key == "a.bin"
+    assert "'a.bin'" in str(caught.value) and message in str(caught.value)
+    assert init.call_count == 1
+    assert content.call_count == (1 if at == "content" else 0)
+    assert deleted.called == (at == "content")  # nothing is left half-made

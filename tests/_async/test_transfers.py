@@ -14,6 +14,8 @@ import random
 
 import pytest
 
+from nrpfiles import AsyncClient
+from nrpfiles.errors import LimitExceededError
 from nrpfiles.streams import MemorySink
 
 MIB = 1 << 20
@@ -92,3 +94,26 @@ async def test_sizes_at_the_edges_of_a_part(client, draft, size):
     file = await client.files.upload(draft, "edge.bin", {}, data, transfer, {"part_size": PART})
     assert file.size == size
     assert (await client.files.download(file, MemorySink())).data == data
+
+
+@pytest.mark.parametrize(
+    ("options", "limit"),
+    [
+        ({"max_files": 2}, "files per record"),
+        ({"max_file_size": 1500}, "file size"),
+        ({"bucket_quota": 2500}, "record quota"),
+    ],
+)
+async def test_limits_are_clear_errors_and_leave_nothing_behind(
+    local_repository_factory, options, limit
+):
+    repository = local_repository_factory(**options)
+    async with AsyncClient(repository.url, token=repository.token) as client:
+        draft = await client.records.create({"title": "Limits"})
+        await client.files.upload(draft, "one.bin", {}, b"1" * 1000)
+        await client.files.upload(draft, "two.bin", {}, b"2" * 1000)
+        big = b"3" * (2000 if limit == "file size" else 1000)
+        with pytest.raises(LimitExceededError) as caught:
+            await client.files.upload(draft, "three.bin", {}, big)
+        assert caught.value.limit == limit and "'three.bin'" in str(caught.value)
+        assert [f.key for f in await client.files.list(draft)] == ["one.bin", "two.bin"]

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_transfers.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 73d86ec3b72e0107609479fffed5eca5c6222cb8ef9e2f6021ccfa0b938fe9f9
+# body-sha256: 726c5d830d3f9243be3c8e511fcfb20b6fce5db952daefa9b6e8a1a20b060ddd
 """Every transfer type the repository lets users use, against each server, every byte verified.
 
 On S3 storage with a lazy worker a multipart upload's checksum stays
@@ -16,6 +16,8 @@ import random
 
 import pytest
 
+from nrpfiles import Client
+from nrpfiles.errors import LimitExceededError
 from nrpfiles.streams import MemorySink
 
 MIB = 1 << 20
@@ -94,3 +96,26 @@ def test_sizes_at_the_edges_of_a_part(client, draft, size):
     file = client.files.upload(draft, "edge.bin", {}, data, transfer, {"part_size": PART})
     assert file.size == size
     assert (client.files.download(file, MemorySink())).data == data
+
+
+@pytest.mark.parametrize(
+    ("options", "limit"),
+    [
+        ({"max_files": 2}, "files per record"),
+        ({"max_file_size": 1500}, "file size"),
+        ({"bucket_quota": 2500}, "record quota"),
+    ],
+)
+def test_limits_are_clear_errors_and_leave_nothing_behind(
+    local_repository_factory, options, limit
+):
+    repository = local_repository_factory(**options)
+    with Client(repository.url, token=repository.token) as client:
+        draft = client.records.create({"title": "Limits"})
+        client.files.upload(draft, "one.bin", {}, b"1" * 1000)
+        client.files.upload(draft, "two.bin", {}, b"2" * 1000)
+        big = b"3" * (2000 if limit == "file size" else 1000)
+        with pytest.raises(LimitExceededError) as caught:
+            client.files.upload(draft, "three.bin", {}, big)
+        assert caught.value.limit == limit and "'three.bin'" in str(caught.value)
+        assert [f.key for f in client.files.list(draft)] == ["one.bin", "two.bin"]

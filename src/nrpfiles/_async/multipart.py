@@ -74,16 +74,27 @@ async def async_upload_multipart(
         except PermissionDeniedError as refused:
             if not upload.refused_by_repository(refused):
                 raise
-            logger.info("part uploads of %r refused; falling back to a local upload", key)
-            await uploader.remove(entry)
+            await _give_up_multipart(uploader, entry)
             return None
         try:
             return await uploader.commit_verified(entry, sending)
+        except PermissionDeniedError as refused:
+            if not upload.refused_by_repository(refused):
+                raise
+            await _give_up_multipart(uploader, entry)
+            return None
         except RepositoryServerError as error:
             committed = await upload.completed_after_all(error)
             if committed is None:
                 raise
             return committed
+
+
+async def _give_up_multipart(uploader: AsyncUploader, entry: File) -> None:
+    """The repository refused multipart after taking it at init: the caller goes local."""
+    uploader.refuse_multipart(entry.key)
+    await uploader.remove(entry)
+    return None
 
 
 class _PartsUpload:

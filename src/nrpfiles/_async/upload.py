@@ -24,6 +24,7 @@ from nrpfiles._checksums import (
 from nrpfiles._concurrency import (
     async_sleep,
 )
+from nrpfiles._limits_answers import limit_refusal
 from nrpfiles._retry import RetryPolicy
 from nrpfiles._transfer_plan import (
     FETCH,
@@ -57,6 +58,17 @@ _CHECKSUM_WAIT = 15.0
 class AsyncUploader:
     def __init__(self, http: AsyncHttp) -> None:
         self._http = http
+        # Zenodo takes multipart at init, then refuses parts and commit: learnt once per client.
+        self.multipart_refused = False
+
+    def refuse_multipart(self, key: str) -> None:
+        if not self.multipart_refused:
+            logger.info(
+                "the repository refuses multipart uploads (first seen with %r); "
+                "files go as local uploads from now on",
+                key,
+            )
+        self.multipart_refused = True
 
     @property
     def policy(self) -> RetryPolicy:
@@ -88,6 +100,8 @@ class AsyncUploader:
         size = source.size
         wire_type = choose_upload_transfer(wire_type, size, offered)
         parts = upload_parts(size, transfer_metadata) if wire_type == MULTIPART else None
+        if self.multipart_refused:
+            parts = None  # this repository took multipart at init and then refused it
         sending = Sending.start(source, size, None if parts is None else parts[1])
         with open_progress(progress, total=size, description=key) as bar:
             entry = None
@@ -122,6 +136,9 @@ class AsyncUploader:
                         content_url, sending.source, 0, sending.size, bar
                     )
                 except RepositoryClientError as refused:
+                    limit = limit_refusal(refused, key, sending.size)
+                    if limit is not None:
+                        raise limit from None
                     if refused.status == 413:
                         refused.message += (
                             "; the repository takes no single request this large: "
@@ -220,6 +237,9 @@ class AsyncUploader:
                 body, _ = await self._create_entry(files_url, entry)
                 break
             except RepositoryClientError as error:
+                limit = limit_refusal(error, key, entry.get("size"))
+                if limit is not None:
+                    raise limit from None
                 if error.status != 400 or "already exists" not in (error.server_message or ""):
                     raise
                 existing = await self._existing(files_url, key)

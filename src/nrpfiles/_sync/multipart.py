@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/multipart.py by scripts/gen_sync.py: do not edit.
-# body-sha256: b32f7f70b657de4145794fca4811e6d66a38ca98115cc7523b5dcba65589db4a
+# body-sha256: 76c48ac841cef9261a9067bd262a3488d82139f0d0cab8277e3df14cddad847d
 """Multipart uploads (M): parts in parallel, straight to storage where the repository presigns them.
 
 Two kinds of refusal look alike and mean different things. A 403 from the
@@ -76,16 +76,27 @@ def upload_multipart(
         except PermissionDeniedError as refused:
             if not upload.refused_by_repository(refused):
                 raise
-            logger.info("part uploads of %r refused; falling back to a local upload", key)
-            uploader.remove(entry)
+            _give_up_multipart(uploader, entry)
             return None
         try:
             return uploader.commit_verified(entry, sending)
+        except PermissionDeniedError as refused:
+            if not upload.refused_by_repository(refused):
+                raise
+            _give_up_multipart(uploader, entry)
+            return None
         except RepositoryServerError as error:
             committed = upload.completed_after_all(error)
             if committed is None:
                 raise
             return committed
+
+
+def _give_up_multipart(uploader: Uploader, entry: File) -> None:
+    """The repository refused multipart after taking it at init: the caller goes local."""
+    uploader.refuse_multipart(entry.key)
+    uploader.remove(entry)
+    return None
 
 
 class _PartsUpload:

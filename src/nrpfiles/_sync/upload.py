@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/upload.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 3d126d084c38e97b5feb59d0df38f30d881178497ee120468a396c1ccea9d9ae
+# body-sha256: 608505dff6638ce873fa5348c88c43ae313d09c5df4469ca1f0f858c437eba5c
 """Uploads: local (L), multipart (M), url-fetch (F) and remote (R), verified and cleaned up."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from nrpfiles._checksums import (
 from nrpfiles._concurrency import (
     sleep,
 )
+from nrpfiles._limits_answers import limit_refusal
 from nrpfiles._retry import RetryPolicy
 from nrpfiles._transfer_plan import (
     FETCH,
@@ -59,6 +60,17 @@ _CHECKSUM_WAIT = 15.0
 class Uploader:
     def __init__(self, http: Http) -> None:
         self._http = http
+        # Zenodo takes multipart at init, then refuses parts and commit: learnt once per client.
+        self.multipart_refused = False
+
+    def refuse_multipart(self, key: str) -> None:
+        if not self.multipart_refused:
+            logger.info(
+                "the repository refuses multipart uploads (first seen with %r); "
+                "files go as local uploads from now on",
+                key,
+            )
+        self.multipart_refused = True
 
     @property
     def policy(self) -> RetryPolicy:
@@ -90,6 +102,8 @@ class Uploader:
         size = source.size
         wire_type = choose_upload_transfer(wire_type, size, offered)
         parts = upload_parts(size, transfer_metadata) if wire_type == MULTIPART else None
+        if self.multipart_refused:
+            parts = None  # this repository took multipart at init and then refused it
         sending = Sending.start(source, size, None if parts is None else parts[1])
         with open_progress(progress, total=size, description=key) as bar:
             entry = None
@@ -124,6 +138,9 @@ class Uploader:
                         content_url, sending.source, 0, sending.size, bar
                     )
                 except RepositoryClientError as refused:
+                    limit = limit_refusal(refused, key, sending.size)
+                    if limit is not None:
+                        raise limit from None
                     if refused.status == 413:
                         refused.message += (
                             "; the repository takes no single request this large: "
@@ -222,6 +239,9 @@ class Uploader:
                 body, _ = self._create_entry(files_url, entry)
                 break
             except RepositoryClientError as error:
+                limit = limit_refusal(error, key, entry.get("size"))
+                if limit is not None:
+                    raise limit from None
                 if error.status != 400 or "already exists" not in (error.server_message or ""):
                     raise
                 existing = self._existing(files_url, key)
