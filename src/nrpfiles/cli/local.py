@@ -57,7 +57,7 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="DOMAIN",
         help="domains url-fetch (F) and remote (R) files may point at "
-        "(default: 127.0.0.1 localhost)",
+        "(default: none, as InvenioRDM)",
     )
     parser.add_argument("--page-size", type=int, default=25, help="default search page size")
     parser.add_argument(
@@ -122,7 +122,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         transfers=transfers,
         ranges=args.ranges,
         storage_redirect=args.storage_redirect,
-        fetch_allowed_domains=tuple(args.fetch_allow or ("127.0.0.1", "localhost")),
+        fetch_allowed_domains=tuple(args.fetch_allow or ()),
         page_size=args.page_size,
         max_files=args.max_files,
         max_file_size=args.max_file_size,
