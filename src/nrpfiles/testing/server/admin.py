@@ -1,6 +1,7 @@
 """Switches for a running repository, for tests that drive it from another process.
 
-``/_local/...`` is never subject to injected faults and takes the first user's token.
+``/_local/...`` is never subject to injected faults or rate limits, is not counted in
+the stats, and takes the first user's token.
 """
 
 from __future__ import annotations
@@ -69,3 +70,9 @@ def add_user(ctx: Context, request: Request) -> Response:
     name = str(body.get("name") or "user") if isinstance(body, dict) else "user"
     user = ctx.store.add_user(name, secrets.token_urlsafe(32))
     return json_response(201, {"id": user.id, "name": user.name, "token": user.token})
+
+
+def get_stats(ctx: Context, request: Request) -> Response:
+    """What the API answered since the start or the last reset: ``rate_limited`` and more."""
+    _require_admin(ctx, request)
+    return json_response(200, ctx.stats.snapshot())

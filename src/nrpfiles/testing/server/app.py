@@ -6,9 +6,19 @@ import re
 from collections.abc import Callable
 from urllib.parse import unquote
 
-from . import admin, content, csrf, discovery, files, records, search
+from . import admin, content, csrf, discovery, files, gate, records, search
 from .context import Context
-from .http import NOT_FOUND, ApiError, Dispatch, Request, Response, error_response
+from .http import (
+    INTERNAL_ERROR,
+    NOT_FOUND,
+    ApiError,
+    ConnectionCut,
+    Dispatch,
+    Request,
+    Response,
+    error_response,
+    log,
+)
 
 Endpoint = Callable[[Context, Request], Response]
 
@@ -52,6 +62,7 @@ ROUTES: list[tuple[str, str, Endpoint]] = [
     ("DELETE", r"/_local/faults", admin.clear_faults),
     ("POST", r"/_local/reset", admin.reset),
     ("POST", r"/_local/users", admin.add_user),
+    ("GET", r"/_local/stats", admin.get_stats),
 ]
 _COMPILED = [(method, re.compile(pattern), endpoint) for method, pattern, endpoint in ROUTES]
 
@@ -71,16 +82,29 @@ def make_dispatch(ctx: Context) -> Dispatch:
     def dispatch(request: Request) -> Response:
         if request.path.startswith("/_local/"):
             return route(ctx, request)
+        verdict = gate.rate_limit(ctx, request)
         try:
+            if verdict is not None and not verdict.allowed:
+                raise gate.too_many_requests(ctx, verdict)
+            gate.check_user_agent(ctx, request)
             if ctx.config.csrf:
                 csrf.protect(ctx, request)
             response = route(ctx, request)
         except ApiError as error:
             response = error_response(error)
+        except (ConnectionCut, OSError):
+            raise
+        except Exception:
+            # answered here rather than by the server so that it carries the site's headers
+            log.exception("internal error on %s %s", request.method, request.path)
+            response = error_response(ApiError(500, INTERNAL_ERROR))
         if ctx.config.csrf:
             csrf.set_cookies(request, response, session=request.path == "/")
+        if verdict is not None:
+            response.headers.extend(verdict.headers())
         present = {name.lower() for name, _ in response.headers}
         response.headers.extend(h for h in SITE_HEADERS if h[0].lower() not in present)
+        ctx.stats.answered(response.status)
         return response
 
     return dispatch

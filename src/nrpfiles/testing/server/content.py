@@ -5,6 +5,9 @@ whole-content PUT that fails (a body cut short, a PUT to a committed file, to a
 multipart file) answers **200** with ``"errors": "File upload transfer failed."`` and
 the entry is deleted; a part PUT that fails (wrong size, number above the count)
 answers the same 200 and the entry is kept.
+
+Where ``refuse_multipart`` is set (Zenodo), an M init still answers 201 but every part
+PUT and the commit of an M file answer 403: only L content may be uploaded.
 """
 
 from __future__ import annotations
@@ -154,6 +157,9 @@ def put_part(ctx: Context, request: Request) -> Response:
     if request.decision.refuse_multipart_parts:
         ctx.faults.count("refused_part")
         raise ApiError(403, PERMISSION_DENIED)
+    if ctx.config.refuse_multipart:
+        ctx.stats.add("refused_multipart")
+        raise ApiError(403, PERMISSION_DENIED)
     transfer = row.data["transfer"]
     if transfer["type"] not in ("L", "M"):
         raise ApiError(403, PERMISSION_DENIED)
@@ -191,6 +197,9 @@ def commit(ctx: Context, request: Request) -> Response:
     if kind in ("F", "R"):
         raise ApiError(403, PERMISSION_DENIED)
     if kind == "M":
+        if ctx.config.refuse_multipart:
+            ctx.stats.add("refused_multipart")
+            raise ApiError(403, PERMISSION_DENIED)
         return entry_response(request, _commit_multipart(ctx, record, row), record)
     file_id = row.data.get("staged_file_id")
     if not file_id:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from ..faults import Faults
 from ..storage import Store, User
 from .http import PERMISSION_DENIED, ApiError, Request
+from .ratelimit import RateLimit, RateLimiter
+from .stats import Stats
 
 if TYPE_CHECKING:
     from .fetcher import Fetcher
@@ -36,7 +38,8 @@ _PID_ALPHABET = "".join(c for c in string.digits + string.ascii_lowercase if c n
 class RepositoryConfig:
     """How this repository differs from another: every deployment choice is a field here.
 
-    The defaults are those of a plain InvenioRDM 14 on a file store.
+    The defaults are those of a plain InvenioRDM 14 on a file store; a profile
+    (``nrpfiles.testing.profiles``) is a name for another set of them.
     """
 
     transfers: tuple[str, ...] = DEFAULT_TRANSFERS
@@ -53,6 +56,18 @@ class RepositoryConfig:
     csrf: bool = True
     # InvenioRDM deletes the entry of a whole-content upload whose body ends early
     cut_upload_deletes_entry: bool = True
+    # the profile these settings started from
+    profile: str = "invenio"
+    # requests per window for a signed-in user (per user) and for guests (per address);
+    # None: no limit and no X-RateLimit-* headers, as InvenioRDM ships
+    rate_limit: RateLimit | None = None
+    guest_rate_limit: RateLimit | None = None
+    # whether a 429 of the rate limit says Retry-After
+    rate_limit_retry_after: bool = True
+    # M init answers 201, but every part PUT and the commit 403 (Zenodo)
+    refuse_multipart: bool = False
+    # User-Agent prefixes answered 403 (Zenodo refuses python-requests' default)
+    refused_user_agents: tuple[str, ...] = ()
 
 
 @dataclass
@@ -65,6 +80,8 @@ class Context:
     signer: UrlSigner
     fetcher: Fetcher | None = None
     storage_port: int | None = None
+    stats: Stats = field(default_factory=Stats)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
     _violations: int = 0
     _violations_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -81,11 +98,16 @@ class Context:
         return user
 
     def reset(self) -> None:
-        """Forget records and files, keep users and settings, switch faults off."""
+        """Forget records and files, keep users and settings, switch faults off.
+
+        The counters of ``stats`` start again from zero, and so do rate-limit windows.
+        """
         self.hashes.cancel_all()
         self.checksums.cancel_all()
         self.store.reset()
         self.faults.clear()
+        self.stats.reset()
+        self.limiter.reset()
 
     def count_violation(self) -> None:
         with self._violations_lock:

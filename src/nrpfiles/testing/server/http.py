@@ -143,6 +143,8 @@ class Request:
         host = handler.headers.get("Host") or "{}:{}".format(*handler.server.server_address[:2])
         self.host = host
         self.base_url = f"http://{host}"
+        # the address the request came from, as a rate limit counts guests
+        self.remote_address = str(handler.client_address[0])
         self.params: dict[str, str] = {}
         self._remaining: int | None = None
         self._read = 0
