@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 
 from nrpfiles.cli import build_parser
+from nrpfiles.cli.local import serve_options
 from nrpfiles.testing import LocalRepository
+from nrpfiles.testing.server.context import RepositoryConfig
 from tests.servers import RepositoryUnderTest
 
 from .conftest import OCTET, client_for, create_draft, published_record, upload
@@ -114,10 +116,9 @@ def test_fixtures(
 def test_cli_arguments() -> None:
     parser = build_parser()
     defaults = parser.parse_args(["serve"])
-    assert defaults.transfers == "L,M" and defaults.ranges is False
-    assert defaults.max_file_size == defaults.bucket_quota == 10 * 10**9
-    assert defaults.checksum_delay == 0.5
-    assert defaults.well_known is False and defaults.csrf is True
+    # nothing given: every repository option is the profile's, and the profile InvenioRDM
+    assert defaults.profile == "invenio" and serve_options(defaults) == {}
+    assert LocalRepository(**serve_options(defaults)).config == RepositoryConfig()
     args = parser.parse_args(
         [
             "serve",
@@ -140,11 +141,19 @@ def test_cli_arguments() -> None:
             "--no-csrf",
         ]
     )
-    assert args.port == 0 and args.transfers == "L,M,F" and args.ranges is True
-    assert args.storage_redirect and args.fetch_allow == ["example.org", "localhost"]
-    assert args.max_file_size is None and args.bucket_quota == 1000  # 0: no limit
-    assert args.checksum_delay == 0 and args.well_known and args.csrf is False
-    assert parser.parse_args(["serve", "--no-ranges"]).ranges is False  # the default, said
+    assert args.port == 0
+    assert serve_options(args) == {
+        "transfers": ("L", "M", "F"),
+        "ranges": True,
+        "storage_redirect": True,
+        "fetch_allowed_domains": ["example.org", "localhost"],
+        "max_file_size": None,  # 0: no limit
+        "bucket_quota": 1000,
+        "checksum_delay": 0,
+        "well_known": True,
+        "csrf": False,
+    }
+    assert serve_options(parser.parse_args(["serve", "--no-ranges"])) == {"ranges": False}
 
 
 def test_serve_in_another_process(tmp_path: Path) -> None:

@@ -8,27 +8,22 @@ import tempfile
 import threading
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from .faults import Faults
+from .profiles import DEFAULT_PROFILE, FROM_PROFILE, FromProfile, Profile, configure
 from .server.app import make_dispatch
-from .server.context import (
-    DEFAULT_BUCKET_QUOTA,
-    DEFAULT_CHECKSUM_DELAY,
-    DEFAULT_MAX_FILE_SIZE,
-    DEFAULT_TRANSFERS,
-    MAX_FILES,
-    TRANSFER_TYPES,
-    Context,
-    RepositoryConfig,
-)
+from .server.context import TRANSFER_TYPES, Context, RepositoryConfig
 from .server.fetcher import Fetcher
 from .server.hashing import ChecksumTasks, HashJobs
 from .server.http import AppServer
+from .server.ratelimit import RateLimit
 from .server.signing import UrlSigner
 from .server.storage_server import make_storage_dispatch
 from .storage import Store
 
 FIRST_USER = "admin"
+RateLimitOption = RateLimit | tuple[int, float] | str | None
 
 
 class LocalRepository:
@@ -47,6 +42,13 @@ class LocalRepository:
     ``/.well-known/repository`` document; ``csrf=False`` drops the session cookie
     checks of the API; ``cut_upload_deletes_entry=False`` keeps the entry of a
     whole-content upload whose body ends early (InvenioRDM deletes it).
+
+    ``profile`` names the deployment answered as (``"invenio"``, ``"zenodo"``; see
+    ``nrpfiles.testing.profiles``): every option not given takes the profile's
+    value, and one given replaces it. ``rate_limit`` (``RateLimit(30, 5.0)``,
+    ``(30, 5.0)`` or ``"30/5"``; None for none) limits signed-in users, and guests
+    too unless ``guest_rate_limit`` says otherwise; ``rate_limit_retry_after``
+    chooses whether a 429 says ``Retry-After``.
     """
 
     def __init__(
@@ -55,40 +57,56 @@ class LocalRepository:
         host: str = "127.0.0.1",
         port: int = 0,
         token: str | None = None,
-        transfers: tuple[str, ...] | list[str] = DEFAULT_TRANSFERS,
-        ranges: bool = False,
-        storage_redirect: bool = False,
-        fetch_allowed_domains: tuple[str, ...] | list[str] = (),
-        page_size: int = 25,
-        max_files: int = MAX_FILES,
-        max_file_size: int | None = DEFAULT_MAX_FILE_SIZE,
-        bucket_quota: int | None = DEFAULT_BUCKET_QUOTA,
-        checksum_delay: float = DEFAULT_CHECKSUM_DELAY,
-        well_known: bool = False,
-        csrf: bool = True,
-        cut_upload_deletes_entry: bool = True,
+        transfers: tuple[str, ...] | list[str] | FromProfile = FROM_PROFILE,
+        ranges: bool | FromProfile = FROM_PROFILE,
+        storage_redirect: bool | FromProfile = FROM_PROFILE,
+        fetch_allowed_domains: tuple[str, ...] | list[str] | FromProfile = FROM_PROFILE,
+        page_size: int | FromProfile = FROM_PROFILE,
+        max_files: int | FromProfile = FROM_PROFILE,
+        max_file_size: int | FromProfile | None = FROM_PROFILE,
+        bucket_quota: int | FromProfile | None = FROM_PROFILE,
+        checksum_delay: float | FromProfile = FROM_PROFILE,
+        well_known: bool | FromProfile = FROM_PROFILE,
+        csrf: bool | FromProfile = FROM_PROFILE,
+        cut_upload_deletes_entry: bool | FromProfile = FROM_PROFILE,
+        *,
+        profile: str | Profile = DEFAULT_PROFILE,
+        rate_limit: RateLimitOption | FromProfile = FROM_PROFILE,
+        guest_rate_limit: RateLimitOption | FromProfile = FROM_PROFILE,
+        rate_limit_retry_after: bool | FromProfile = FROM_PROFILE,
+        refuse_multipart: bool | FromProfile = FROM_PROFILE,
+        refused_user_agents: tuple[str, ...] | list[str] | FromProfile = FROM_PROFILE,
     ) -> None:
-        unknown = [t for t in transfers if t not in TRANSFER_TYPES]
+        options: dict[str, Any] = {
+            "transfers": _tuple(transfers),
+            "ranges": ranges,
+            "storage_redirect": storage_redirect,
+            "fetch_allowed_domains": _tuple(fetch_allowed_domains),
+            "page_size": page_size,
+            "max_files": max_files,
+            "max_file_size": max_file_size,
+            "bucket_quota": bucket_quota,
+            "checksum_delay": _float(checksum_delay),
+            "well_known": well_known,
+            "csrf": csrf,
+            "cut_upload_deletes_entry": cut_upload_deletes_entry,
+            "rate_limit": _rate_limit(rate_limit),
+            "guest_rate_limit": _rate_limit(guest_rate_limit),
+            "rate_limit_retry_after": rate_limit_retry_after,
+            "refuse_multipart": refuse_multipart,
+            "refused_user_agents": _tuple(refused_user_agents),
+        }
+        if rate_limit is not FROM_PROFILE and guest_rate_limit is FROM_PROFILE:
+            options["guest_rate_limit"] = options["rate_limit"]
+        config = configure(profile, **options)
+        unknown = [t for t in config.transfers if t not in TRANSFER_TYPES]
         if unknown:
             raise ValueError(f"unknown transfer types {unknown}; known: {TRANSFER_TYPES}")
         self._data_dir = None if data_dir is None else Path(data_dir)
         self._host = host
         self._port = port
         self._token = token
-        self.config = RepositoryConfig(
-            transfers=tuple(transfers),
-            ranges=ranges,
-            storage_redirect=storage_redirect,
-            fetch_allowed_domains=tuple(fetch_allowed_domains),
-            page_size=page_size,
-            max_files=max_files,
-            max_file_size=max_file_size,
-            bucket_quota=bucket_quota,
-            checksum_delay=float(checksum_delay),
-            well_known=well_known,
-            csrf=csrf,
-            cut_upload_deletes_entry=cut_upload_deletes_entry,
-        )
+        self.config: RepositoryConfig = config
         self.faults = Faults()
         self._owned_dir: Path | None = None
         self._ctx: Context | None = None
@@ -203,12 +221,20 @@ class LocalRepository:
     def token_violations(self) -> int:
         return self._running().token_violations
 
+    @property
+    def stats(self) -> dict[str, Any]:
+        """What the API answered: ``requests``, ``rate_limited`` (429s), ``statuses``, ..."""
+        return self._running().stats.snapshot()
+
     def add_user(self, name: str) -> str:
         """A new user with their own drafts; returns the user's token."""
         return self._running().store.add_user(name, secrets.token_urlsafe(32)).token
 
     def reset(self) -> None:
-        """Delete all records, drafts and files; keep users and settings; clear faults."""
+        """Delete all records, drafts and files; keep users and settings; clear faults.
+
+        ``stats`` and the rate-limit windows start again from zero.
+        """
         self._running().reset()
 
     def __repr__(self) -> str:
@@ -244,3 +270,17 @@ class LocalRepository:
             store.set_token(first.id, self._token)
             return self._token
         return first.token
+
+
+def _tuple(value: tuple[str, ...] | list[str] | FromProfile) -> tuple[str, ...] | FromProfile:
+    return value if isinstance(value, FromProfile) else tuple(value)
+
+
+def _float(value: float | FromProfile) -> float | FromProfile:
+    return value if isinstance(value, FromProfile) else float(value)
+
+
+def _rate_limit(value: RateLimitOption | FromProfile) -> RateLimit | FromProfile | None:
+    if value is None or isinstance(value, FromProfile):
+        return value
+    return RateLimit.of(value)
