@@ -24,6 +24,20 @@ from typing import Any
 from .server.context import RepositoryConfig
 from .server.ratelimit import RateLimit
 
+__all__ = [
+    "FROM_PROFILE",
+    "INVENIO",
+    "PROFILES",
+    "ZENODO",
+    "FromProfile",
+    "Profile",
+    "ProfileNotAvailable",
+    "RateLimit",
+    "RepositoryConfig",
+    "configure",
+    "profile_named",
+]
+
 DEFAULT_PROFILE = "invenio"
 GB = 10**9
 

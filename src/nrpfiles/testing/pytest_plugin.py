@@ -5,8 +5,9 @@
   faults) — the cheap default.
 - ``fresh_local_repository``: a repository and data directory of the test's own, for
   tests that change switches or restart it.
-- ``local_repository_factory``: ``factory(**LocalRepository kwargs)`` starts one more;
-  all are stopped at the end of the test.
+- ``local_repository_factory``: ``factory(**LocalRepository kwargs)`` starts one more
+  (``factory(profile="zenodo", rate_limit=(5, 1.0))`` for Zenodo with a short
+  window); all are stopped at the end of the test.
 
 The server modules are imported only when a fixture is used.
 """
