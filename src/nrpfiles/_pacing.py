@@ -30,6 +30,8 @@ RESET_MARGIN = 1.0
 # Two answers whose window ends differ by less than this speak of the same window.
 _SAME_WINDOW = 0.5
 _FIRST_ANSWER_POLL = 0.02
+# Beyond this, the local clock and the server's are taken to disagree.
+_CLOCK_SKEW = 3.0
 
 
 @attrs.frozen
@@ -44,8 +46,10 @@ class RateLimit:
 def announced_rate_limit(headers: Mapping[str, str], *, now: float | None = None) -> RateLimit | None:
     """The ``X-RateLimit-*`` headers of an answer; None when absent or unreadable.
 
-    The reset is an epoch second of the server's clock; measured against the
-    answer's own ``Date`` where it has one, a skewed local clock does not matter.
+    The reset is an epoch second of the server's clock. It is measured against
+    the local clock, which is finer than the answer's whole-second ``Date``;
+    only when the two disagree by more than a few seconds (a skewed clock) is
+    ``Date`` the reference.
     """
     try:
         limit = int(headers["X-RateLimit-Limit"])
@@ -53,8 +57,10 @@ def announced_rate_limit(headers: Mapping[str, str], *, now: float | None = None
         reset = float(headers["X-RateLimit-Reset"])
     except (KeyError, ValueError):
         return None
+    current = time.time() if now is None else now
     server_now = _date_of(headers.get("Date"))
-    current = server_now if server_now is not None else (time.time() if now is None else now)
+    if server_now is not None and abs(server_now - current) > _CLOCK_SKEW:
+        current = server_now
     if limit <= 0:
         return None
     return RateLimit(limit=limit, remaining=max(0, remaining), reset_in=max(0.0, reset - current))
@@ -82,7 +88,7 @@ class Pacer:
         self._lock = threading.Lock()
         self._announces: bool | None = None  # unknown until the first answer
         self._limit: int | None = None
-        self._period = 0.0  # the longest reset seen: the window's length, near enough
+        self._period = 0.0  # the longest time to a reset seen: the window's length, near enough
         self._budget = 0  # requests that may still start before the window ends
         self._window_end = 0.0  # on the clock; a new window has surely begun after it
         self._next_slot = 0.0
@@ -128,7 +134,7 @@ class Pacer:
                 self._budget = min(self._budget, budget)
             self._window_end = max(self._window_end, end)
             self._limit = announced.limit
-            self._period = max(self._period, announced.reset_in + RESET_MARGIN)
+            self._period = max(self._period, announced.reset_in)
 
     def unanswered(self) -> None:
         """A counted request failed without an answer."""
