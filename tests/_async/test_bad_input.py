@@ -193,3 +193,25 @@ async def test_a_file_of_another_record_is_refused_before_any_request(client, qu
     assert [f.key for f in await client.files.list(theirs)] == ["a.txt"]
     with pytest.raises(DoesNotExistError):
         await client.files.read(mine, "a.txt")
+
+
+async def test_a_file_over_the_configured_size_limit_is_refused_before_any_request(
+    local_repository, tmp_path
+):
+    from nrpfiles.errors import LimitExceededError
+
+    sent = []
+
+    async def count(request):
+        sent.append(request)
+
+    async with AsyncClient(
+        local_repository.url, token=local_repository.token, max_file_size=1000
+    ) as client:
+        draft = await client.records.create({"title": "Limited"})
+        client._http._client.event_hooks["request"].append(count)
+        with pytest.raises(LimitExceededError, match="1,000 bytes") as caught:
+            await client.files.upload(draft, "big.bin", {}, b"x" * 1001)
+        assert caught.value.limit == "file size" and caught.value.key == "big.bin"
+        assert sent == []
+        await client.files.upload(draft, "small.bin", {}, b"x" * 1000)

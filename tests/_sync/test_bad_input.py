@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_bad_input.py by scripts/gen_sync.py: do not edit.
-# body-sha256: eb911515e367a89f644895f8a569dbbf427044bf1170c2e1029112ad74b982bf
+# body-sha256: 7afe00b6982e11f8dca0798c88f1f9a6e091cc2d933919fd8b8bf52376315933
 """Bad input is refused with a clear error before any request reaches the repository.
 
 Each case runs on a client that has not talked to the repository yet, watched by
@@ -195,3 +195,25 @@ def test_a_file_of_another_record_is_refused_before_any_request(client, quiet_cl
     assert [f.key for f in client.files.list(theirs)] == ["a.txt"]
     with pytest.raises(DoesNotExistError):
         client.files.read(mine, "a.txt")
+
+
+def test_a_file_over_the_configured_size_limit_is_refused_before_any_request(
+    local_repository, tmp_path
+):
+    from nrpfiles.errors import LimitExceededError
+
+    sent = []
+
+    def count(request):
+        sent.append(request)
+
+    with Client(
+        local_repository.url, token=local_repository.token, max_file_size=1000
+    ) as client:
+        draft = client.records.create({"title": "Limited"})
+        client._http._client.event_hooks["request"].append(count)
+        with pytest.raises(LimitExceededError, match="1,000 bytes") as caught:
+            client.files.upload(draft, "big.bin", {}, b"x" * 1001)
+        assert caught.value.limit == "file size" and caught.value.key == "big.bin"
+        assert sent == []
+        client.files.upload(draft, "small.bin", {}, b"x" * 1000)

@@ -482,3 +482,17 @@ def test_save_repository_refuses_to_overwrite_a_foreign_file(tmp_path: Path) -> 
     with pytest.raises(ConfigurationError):
         save_repository("a", "https://a.example", path=path)
     assert path.read_text(encoding="utf-8") == "[1, 2]"
+
+
+def test_max_file_size_comes_from_argument_environment_or_file(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "c.json",
+        {"repositories": [{"alias": "z", "url": "https://z.example", "max_file_size": 50}]},
+    )
+    assert resolve_config("z", config_paths=[path], environ={}).max_file_size == 50
+    env = {"NRPFILES_MAX_FILE_SIZE": "70"}
+    assert resolve_config("z", config_paths=[path], environ=env).max_file_size == 70
+    assert resolve_config("z", max_file_size=9, config_paths=[path], environ=env).max_file_size == 9
+    assert resolve_config("https://o.example", config_paths=[], environ={}).max_file_size is None
+    with pytest.raises(ConfigurationError):
+        resolve_config("z", max_file_size=0, config_paths=[path], environ={})

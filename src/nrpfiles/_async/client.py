@@ -48,6 +48,7 @@ class AsyncClient:
         timeout: float | None = None,
         connect_timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        max_file_size: int | None = None,
         config: RepositoryConfig | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -58,6 +59,7 @@ class AsyncClient:
             ca_bundle=ca_bundle,
             timeout=timeout,
             connect_timeout=connect_timeout,
+            max_file_size=max_file_size,
         )
         repository_url = to_url(self.config.url)
         _warn_on_plain_http_token(repository_url, self.config.token)

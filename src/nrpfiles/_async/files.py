@@ -47,7 +47,7 @@ class AsyncFilesClient:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
         self._http = client._http
-        self._uploader = AsyncUploader(client._http)
+        self._uploader = AsyncUploader(client._http, max_file_size=client.config.max_file_size)
         self._downloader = AsyncDownloader(client._http)
         self._refs = AsyncRecordRefs(client)
 

@@ -37,6 +37,7 @@ from nrpfiles.errors import (
     ChecksumMismatchError,
     ConflictError,
     DoesNotExistError,
+    LimitExceededError,
     RepositoryClientError,
     RepositoryError,
     TransferError,
@@ -56,8 +57,9 @@ _CHECKSUM_WAIT = 15.0
 
 
 class AsyncUploader:
-    def __init__(self, http: AsyncHttp) -> None:
+    def __init__(self, http: AsyncHttp, *, max_file_size: int | None = None) -> None:
         self._http = http
+        self._max_file_size = max_file_size
         # Zenodo takes multipart at init, then refuses parts and commit: learnt once per client.
         self.multipart_refused = False
 
@@ -98,6 +100,13 @@ class AsyncUploader:
                 return await self._fetch(files_url, key, metadata, source_url, transfer_metadata)
             return await self._remote(files_url, key, metadata, source_url, transfer_metadata)
         size = source.size
+        if self._max_file_size is not None and size > self._max_file_size:
+            raise LimitExceededError(
+                f"{key!r} ({size:,} bytes) is larger than the {self._max_file_size:,} bytes "
+                "the configuration allows for one file of this repository; nothing was sent",
+                limit="file size",
+                key=key,
+            )
         wire_type = choose_upload_transfer(wire_type, size, offered)
         parts = upload_parts(size, transfer_metadata) if wire_type == MULTIPART else None
         if self.multipart_refused:

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/client.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 5cfa8f74d91fb41841ff9920afb2ab9392006aa4edf961fef5556af246a114dd
+# body-sha256: 0e414d8cef5574e7fd79fcfa862b6fa7d97e4780a8f47967c0de44c1de97a8cf
 """The async repository client: configuration, the shared connection pool, discovery."""
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ class Client:
         timeout: float | None = None,
         connect_timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        max_file_size: int | None = None,
         config: RepositoryConfig | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -60,6 +61,7 @@ class Client:
             ca_bundle=ca_bundle,
             timeout=timeout,
             connect_timeout=connect_timeout,
+            max_file_size=max_file_size,
         )
         repository_url = to_url(self.config.url)
         _warn_on_plain_http_token(repository_url, self.config.token)

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/files.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 600917e63de5cdb01853f2a636e9935b5cec3520b38d74d4011807a288940e55
+# body-sha256: e21c6b24f89f457e4338e046d01d92673bfde60d45a8a81384238be6a746a22e
 """``client.files``: list, read, upload, download, update and delete the files of a record."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class FilesClient:
     def __init__(self, client: Client) -> None:
         self._client = client
         self._http = client._http
-        self._uploader = Uploader(client._http)
+        self._uploader = Uploader(client._http, max_file_size=client.config.max_file_size)
         self._downloader = Downloader(client._http)
         self._refs = RecordRefs(client)
 

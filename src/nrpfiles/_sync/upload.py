@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/upload.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 608505dff6638ce873fa5348c88c43ae313d09c5df4469ca1f0f858c437eba5c
+# body-sha256: 5cf26bb88d2fdbffa306c994eca4baea1591b460678d9f34c2e63d1f1cc420b5
 """Uploads: local (L), multipart (M), url-fetch (F) and remote (R), verified and cleaned up."""
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from nrpfiles.errors import (
     ChecksumMismatchError,
     ConflictError,
     DoesNotExistError,
+    LimitExceededError,
     RepositoryClientError,
     RepositoryError,
     TransferError,
@@ -58,8 +59,9 @@ _CHECKSUM_WAIT = 15.0
 
 
 class Uploader:
-    def __init__(self, http: Http) -> None:
+    def __init__(self, http: Http, *, max_file_size: int | None = None) -> None:
         self._http = http
+        self._max_file_size = max_file_size
         # Zenodo takes multipart at init, then refuses parts and commit: learnt once per client.
         self.multipart_refused = False
 
@@ -100,6 +102,13 @@ class Uploader:
                 return self._fetch(files_url, key, metadata, source_url, transfer_metadata)
             return self._remote(files_url, key, metadata, source_url, transfer_metadata)
         size = source.size
+        if self._max_file_size is not None and size > self._max_file_size:
+            raise LimitExceededError(
+                f"{key!r} ({size:,} bytes) is larger than the {self._max_file_size:,} bytes "
+                "the configuration allows for one file of this repository; nothing was sent",
+                limit="file size",
+                key=key,
+            )
         wire_type = choose_upload_transfer(wire_type, size, offered)
         parts = upload_parts(size, transfer_metadata) if wire_type == MULTIPART else None
         if self.multipart_refused:

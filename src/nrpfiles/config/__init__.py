@@ -80,7 +80,9 @@ class RepositoryConfig:
     ``timeout`` bounds reads, writes and waiting for a pooled connection;
     ``connect_timeout`` bounds opening a connection. ``retry_attempts``
     counts all attempts of a request, the first included; ``retry_max_wait``
-    caps the pause between two of them, in seconds.
+    caps the pause between two of them, in seconds. ``max_file_size`` (bytes)
+    refuses larger uploads before anything is sent, where the repository's
+    limit is known (Zenodo's is 50 GB).
     """
 
     url: str = attrs.field(repr=_redacted)
@@ -92,6 +94,7 @@ class RepositoryConfig:
     connect_timeout: float = attrs.field(default=DEFAULT_CONNECT_TIMEOUT, converter=float)
     retry_attempts: int = DEFAULT_RETRY_ATTEMPTS
     retry_max_wait: float = attrs.field(default=DEFAULT_RETRY_MAX_WAIT, converter=float)
+    max_file_size: int | None = None
 
     def __str__(self) -> str:
         return repr(self)
@@ -107,6 +110,7 @@ def resolve_config(
     connect_timeout: float | None = None,
     retry_attempts: int | None = None,
     retry_max_wait: float | None = None,
+    max_file_size: int | None = None,
     environ: Mapping[str, str] | None = None,
     config_paths: Sequence[Path] | None = None,
 ) -> RepositoryConfig:
@@ -174,6 +178,10 @@ def resolve_config(
                 DEFAULT_RETRY_MAX_WAIT,
             ),
             minimum=0.0,
+        ),
+        max_file_size=_optional_limit(
+            "max_file_size",
+            layers.pick(max_file_size, "NRPFILES_MAX_FILE_SIZE", ("max_file_size",), _INTEGER, None),
         ),
     )
 
@@ -310,6 +318,10 @@ class _Layers:
                 )
             return value
         return default
+
+
+def _optional_limit(name: str, value: int | None) -> int | None:
+    return None if value is None else int(_check(name, value, minimum=1))
 
 
 def _check(name: str, value: Any, *, minimum: float, inclusive: bool = True) -> Any:
