@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from string import Template
@@ -54,6 +55,8 @@ SITE = HERE / "site"
 FAKE_SEARCH = HERE / "fake_search.py"
 # Bump when what a prepared site holds changes in a way the hashed files do not show.
 RECIPE = "1"
+# the hosts site/invenio.cfg.in trusts
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 
 
 def prepared_key(environment: Environment) -> str:
@@ -86,6 +89,7 @@ def write_invenio_cfg(
     eager: bool,
     storage_settings: str = "",
 ) -> None:
+    """The site's invenio.cfg; ``site_url`` is the UI root its links use (the API under /api)."""
     instance.mkdir(parents=True, exist_ok=True)
     values = {
         "secret_key": secret_key,
@@ -99,6 +103,10 @@ def write_invenio_cfg(
         {name: repr(value) for name, value in values.items()},
         storage_settings=storage_settings,
     )
+    # The template trusts loopback; a site reached under another name trusts that too.
+    host = urllib.parse.urlsplit(site_url).hostname
+    if host and host not in LOOPBACK_HOSTS:
+        text += f"\n# The site's public host.\nTRUSTED_HOSTS = {[*LOOPBACK_HOSTS, host]!r}\n"
     (instance / "invenio.cfg").write_text(text)
 
 

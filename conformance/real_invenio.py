@@ -37,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -102,7 +103,12 @@ class RealInvenio:
     "multipart:...", as behind a busy worker. work_dir: an empty or new
     folder for everything of this site (default: a new temporary folder);
     it is removed at the end either way (unless NRPFILES_CONFORMANCE_KEEP
-    is set), a non-empty one is refused.
+    is set), a non-empty one is refused. public_url: the site's address as
+    its users reach it, when something (a reverse proxy) stands in front of
+    the app: http://host:port, which the app then uses in every link
+    (SITE_UI_URL, SITE_API_URL) and trusts as a host (TRUSTED_HOSTS); url
+    is then that, and app_url where the app itself listens. By default both
+    are the app's own address.
     """
 
     def __init__(
@@ -110,13 +116,16 @@ class RealInvenio:
         storage: str = "file",
         eager: bool | None = None,
         work_dir: str | os.PathLike[str] | None = None,
+        public_url: str | None = None,
     ) -> None:
         if storage not in STORAGES:
             raise ValueError(f"storage must be one of {STORAGES}, not {storage!r}")
+        self.public_url = _checked_public_url(public_url) if public_url is not None else None
         self.storage = storage
         self.eager = storage == "file" if eager is None else bool(eager)
         self.url = ""  # the UI root, e.g. http://127.0.0.1:18123; the API is under /api
         self.api_url = ""
+        self.app_url = ""  # where the app listens: url itself unless a public_url is given
         self.token = ""  # a personal token of the owner of what the tests create
         self.other_token = ""  # a second user's, for what one user must not touch
         self.s3_endpoint: str | None = None
@@ -185,7 +194,8 @@ class RealInvenio:
             cluster.sql("UPDATE files_location SET uri = :'uri' WHERE \"default\";", uri=location)
 
         port = free_ports(1)[0]
-        self.url = f"http://127.0.0.1:{port}"
+        self.app_url = f"http://127.0.0.1:{port}"
+        self.url = self.public_url or self.app_url
         self.api_url = self.url + "/api"
         self.token, self.other_token = site["token"], site["other_token"]
         self.s3_endpoint = s3.endpoint if s3 else None
@@ -240,13 +250,14 @@ class RealInvenio:
             cwd=work,
         )
         self._children.append((app, app.stop))
+        # Asked directly: whatever stands at the public URL may not forward yet.
         wait_until(
-            lambda: http_status(self.api_url + "/records", timeout=30) == 200,
+            lambda: http_status(self.app_url + "/api/records", timeout=30) == 200,
             app,
             START_TIMEOUT,
             "answer from GET /api/records",
         )
-        status = http_status(self.url + "/", timeout=30)
+        status = http_status(self.app_url + "/", timeout=30)
         if status != 200:
             raise RuntimeError(f"the home page answers {status}:\n{app.log_tail()}")
 
@@ -298,6 +309,13 @@ class RealInvenio:
         return bool(self._children) and all(child.running for child, _ in self._children)
 
 
+def _checked_public_url(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise ValueError(f"public_url must be http(s)://host[:port], not {url!r}")
+    return url.rstrip("/")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the real InvenioRDM 14 on loopback.")
     parser.add_argument("--storage", choices=STORAGES, default="file")
@@ -316,13 +334,20 @@ def main(argv: list[str] | None = None) -> int:
         help="leave Celery tasks queued (default on S3)",
     )
     parser.add_argument("--work-dir", help="a new or empty folder (default: a temporary one)")
+    parser.add_argument(
+        "--public-url",
+        help="the address users reach the site at, e.g. a reverse proxy's http://127.0.0.1:8080 "
+        "(default: the app's own)",
+    )
     args = parser.parse_args(argv)
     try:
-        with RealInvenio(args.storage, args.eager, args.work_dir) as site:
+        with RealInvenio(args.storage, args.eager, args.work_dir, args.public_url) as site:
             print(f"Repository: {site.url}")
             print(f"Token: {site.token}")
             print(f"Other token: {site.other_token}")
             print(f"API: {site.api_url}")
+            if site.app_url != site.url:
+                print(f"App: {site.app_url}")
             if site.s3_endpoint:
                 print(f"S3 endpoint: {site.s3_endpoint}")
             print(f"Logs: {site.work_dir}/logs (Ctrl-C to stop)", flush=True)
