@@ -67,9 +67,11 @@ def every_transfer_verified(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture
-def repository(repository_server: RepositoryUnderTest) -> RepositoryUnderTest:
+def repository(repository_server: RepositoryUnderTest) -> Iterator[RepositoryUnderTest]:
     repository_server.reset()
-    return repository_server
+    yield repository_server
+    # Faults left on by a case that failed half-way must not reach the next one.
+    repository_server.faults.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,13 @@ conformance harness in ``conformance/``. A test that takes the ``repository``
 fixture (or ``client``/``draft``, which build on it) runs against each
 selected server; the case asserts what the real application does, and the
 local repository is held to it.
+
+Faults are switched the same way on every server, ``repository.faults``: the
+local repository injects its own; a real site is reached through a
+fault-injecting reverse proxy on loopback (``tests/fault_proxy.py``), as a
+production site sits behind nginx, and its links name the proxy. Requests
+that go to S3 storage on presigned URLs pass beside the proxy and meet no
+faults (``storage_faults`` is False there).
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nrpfiles.testing import LocalRepository
+from nrpfiles.testing.faults import Faults
+from tests.fault_proxy import FaultProxy
 
 LOCAL = "local"
 REAL = {"invenio-file": ("file", True), "invenio-s3": ("s3", False)}
@@ -34,6 +43,11 @@ class RepositoryUnderTest:
     token: str
     storage: str  # "file" or "s3"
     ranges: bool  # whether downloads honour Range
+    # configure()/injected/clear() as in the local repository; cleared by reset()
+    faults: Faults
+    # whether faults reach the requests that carry file content (parts, downloads);
+    # on S3 they go to storage on presigned URLs, past the proxy
+    storage_faults: bool = True
     local: LocalRepository | None = None
     other_token: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
@@ -50,9 +64,10 @@ class RepositoryUnderTest:
         return self.other_token
 
     def reset(self) -> None:
-        """Empty the local repository between tests; a real one keeps its records."""
+        """Switch faults off; empty the local repository too (a real one keeps its records)."""
         if self.local is not None:
             self.local.reset()
+        self.faults.clear()
 
 
 def selected(option: str) -> list[str]:
@@ -70,23 +85,35 @@ def local_server(repository: LocalRepository) -> RepositoryUnderTest:
         token=repository.token,
         storage="file",
         ranges=repository.config.ranges,
+        faults=repository.faults,
         local=repository,
     )
 
 
 @contextlib.contextmanager
 def started(name: str) -> Iterator[RepositoryUnderTest]:
-    """A real InvenioRDM site for the tests; the local repository comes from its fixture."""
+    """A real InvenioRDM site behind a fault proxy; the local repository comes from its fixture."""
     from conformance.real_invenio import RealInvenio
 
     storage, eager = REAL[name]
-    with RealInvenio(storage=storage, eager=eager) as site:
-        yield RepositoryUnderTest(
-            name=name,
-            url=site.url,
-            token=site.token,
-            storage=storage,
-            # Range requests: off on InvenioRDM's file store, honoured by S3 storage.
-            ranges=storage == "s3",
-            other_token=site.other_token,
-        )
+    # The proxy listens first, so that the site can be told its public URL.
+    with (
+        FaultProxy() as proxy,
+        RealInvenio(storage=storage, eager=eager, public_url=proxy.url) as site,
+    ):
+        proxy.forward_to(site.app_url)
+        try:
+            yield RepositoryUnderTest(
+                name=name,
+                url=site.url,
+                token=site.token,
+                storage=storage,
+                # Range requests: off on InvenioRDM's file store, honoured by S3 storage.
+                ranges=storage == "s3",
+                faults=proxy.faults,
+                storage_faults=storage != "s3",
+                other_token=site.other_token,
+                details={"app_url": site.app_url},
+            )
+        finally:
+            proxy.stop()  # before the app: nothing half-way through a request as it goes
