@@ -1,9 +1,14 @@
 # Generated from tests/_async/test_reliability.py by scripts/gen_sync.py: do not edit.
-# body-sha256: b967d3cb3fdeffed7f477099eea2bbaf1d2ce0b6851b434a81eca2c621c77c07
+# body-sha256: 56efb5006a9fef85a2d696c7f38a809367ba78a90c8aa09232d6cf24e3004005
 """Nothing lost: transfers survive faults, fail cleanly when they cannot, and stop cleanly.
 
-The large runs print what the local repository injected (shown with ``-rA``) and
-record it as a property of the test for reports.
+The fault cases run on every server: the local repository injects its own
+faults, the real InvenioRDM meets them in a reverse proxy in front of it
+(``tests/fault_proxy.py``), switched alike through ``repository.faults``. On
+S3 storage the bytes of parts and downloads go to storage on presigned URLs,
+past the proxy: there only the API's own requests meet faults, and the cases
+say what that leaves to prove. The large runs print what was injected (shown
+with ``-rA``) and record it as a property of the test for reports.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import pytest
 from nrpfiles import Client, RetryPolicy
 from nrpfiles.errors import ConflictError, RepositoryError, ValidationError
 from nrpfiles.streams import MemorySink
-from tests._sync.conftest import PUBLISHABLE
+from tests.fault_proxy import proxying
+from tests.servers import local_server
 from tests.transfer_watch import (
     RequestLog,
     interrupt_when,
@@ -31,6 +37,8 @@ from tests.transfer_watch import (
 
 MIB = 1 << 20
 LARGE = 200 * MIB
+# InvenioRDM refuses a single-request upload above 100 MiB (413).
+MEDIUM = 64 * MIB
 # Enough attempts that a part or range meeting faults several times in a row still
 # gets through: the faults are random, the outcome must not be.
 PATIENT = RetryPolicy(attempts=15, initial_wait=0.01, max_wait=0.05)
@@ -64,18 +72,29 @@ def large_file(tmp_path_factory) -> tuple[Path, str]:
     return path, "md5:" + digest.hexdigest()
 
 
+@pytest.fixture(scope="module")
+def medium_file(large_file) -> tuple[Path, str]:
+    """The first 64 MiB of the large file, small enough for a single request, and its MD5."""
+    path = large_file[0].with_name("medium.bin")
+    with large_file[0].open("rb") as stream:
+        data = stream.read(MEDIUM)
+    path.write_bytes(data)
+    return path, md5(data)
+
+
 @pytest.fixture
-def patient_client(local_repository):
-    with Client(
-        local_repository.url, token=local_repository.token, retry=PATIENT
-    ) as client:
+def patient_client(repository):
+    with Client(repository.url, token=repository.token, retry=PATIENT) as client:
         yield client
 
 
-@pytest.fixture
-def local_draft(patient_client):
-    """A draft on the local repository, whose fault switches these cases turn."""
-    return patient_client.records.create(PUBLISHABLE)
+def parts_sent_to_storage(log: Any) -> Counter[int]:
+    """How often each part went to storage on its presigned URL (``partNumber=N``)."""
+    return Counter(
+        int(number)
+        for request in log.sent
+        if request.method == "PUT" and (number := request.url.params.get("partNumber"))
+    )
 
 
 def _seed_erring_first(start: int, rate: float) -> int:
@@ -141,25 +160,32 @@ class FaultyServer:
         return self.injected
 
 
-def report(record_property, what: str, injected: Counter[str], **numbers: object) -> None:
+def report(
+    record_property, server: str, what: str, injected: Counter[str], **numbers: object
+) -> None:
     summary = {"faults": dict(injected), **numbers}
     record_property(what, summary)
-    print(f"{what}: survived {sum(injected.values())} injected faults {summary}")
+    print(f"{server}, {what}: survived {sum(injected.values())} injected faults {summary}")
 
 
 # -- surviving faults -----------------------------------------------------------------
 
 
 def test_a_large_multipart_upload_survives_faults_and_resends_only_failed_parts(
-    patient_client, local_repository, local_draft, large_file, record_property
+    patient_client, repository, draft, large_file, record_property
 ):
     path, checksum = large_file
     part_size = 8 * MIB
+    parts = LARGE // part_size
     log = RequestLog(patient_client)
-    faults = FaultyServer(local_repository, every=25 * MIB, cut_after_bytes=6 * MIB, cut_rate=0.3)
+    # Five phases: 503s, 429s, 503s, 429s, 503s. On S3 the parts go to storage, past
+    # the proxy: the init and the commit meet the faults, and an odd last phase makes
+    # the commit meet a 429 after the init's 503.
+    every = 50 * MIB if repository.storage_faults else 40 * MIB
+    faults = FaultyServer(repository, every=every, cut_after_bytes=6 * MIB, cut_rate=0.3)
     try:
         file = patient_client.files.upload(
-            local_draft,
+            draft,
             "large.bin",
             {},
             str(path),
@@ -169,11 +195,21 @@ def test_a_large_multipart_upload_survives_faults_and_resends_only_failed_parts(
     finally:
         injected = faults.stop()
 
-    assert file.status == "completed"
-    assert file.checksum == checksum and file.size == LARGE
+    assert file.status == "completed" and file.size == LARGE
+    # S3 storage with a busy worker keeps the checksum S3 computed over the parts.
+    assert file.checksum == (
+        composite_of(path, part_size) if repository.storage == "s3" else checksum
+    )
     assert file.transfer is None or file.transfer.type == "L"
+    assert injected["503"] > 0 and injected["429"] > 0
+    if not repository.storage_faults:
+        # Nothing broke on the way to storage: each part went once, and the
+        # repository's own requests got through their 503s and 429s.
+        assert parts_sent_to_storage(log) == Counter(range(1, parts + 1))
+        assert injected["cut"] == 0 and faults.moved == LARGE
+        report(record_property, repository.name, "multipart upload", injected, parts=parts)
+        return
     attempts = log.part_attempts()
-    parts = LARGE // part_size
     assert sorted(attempts) == list(range(1, parts + 1))
     for part in attempts:
         answers = log.part_answers(part)
@@ -181,12 +217,13 @@ def test_a_large_multipart_upload_survives_faults_and_resends_only_failed_parts(
         # through is never sent again, a part that failed is sent until it does.
         assert answers.count(200) == 1 and answers[-1] == 200, (part, answers)
     resent = sum(attempts.values()) - parts
-    assert injected["cut"] > 0 and injected["503"] > 0 and injected["429"] > 0
+    assert injected["cut"] > 0
     assert resent > 0
     # Nothing but the failed parts went again.
     assert faults.moved <= LARGE + resent * part_size
     report(
         record_property,
+        repository.name,
         "multipart upload",
         injected,
         parts=parts,
@@ -196,10 +233,80 @@ def test_a_large_multipart_upload_survives_faults_and_resends_only_failed_parts(
     )
 
 
+def test_a_single_request_upload_survives_faults_and_starts_over_when_cut(
+    patient_client, repository, draft, medium_file, record_property
+):
+    """A content upload that broke off loses its entry (InvenioRDM deletes it): the
+    client finds it gone, creates it again and sends the whole file once more.
+
+    503s, and every content upload cut after 24 MiB until one is; from there on,
+    429s with Retry-After and no more cuts.
+    """
+    path, checksum = medium_file
+    log = RequestLog(patient_client)
+    injected: Counter[str] = Counter()
+    repository.faults.configure(
+        seed=_seed_erring_first(0, 0.3), error_rate=0.3, cut_after_bytes=24 * MIB, cut_rate=1.0
+    )
+    switched = False
+    last = 0
+
+    def progress(done: int, total: int | None) -> None:
+        nonlocal switched, last
+        # The progress goes back as the next attempt starts, before it is sent.
+        went_back, last = done < last, done
+        if went_back and not switched and repository.faults.injected.get("cut"):
+            switched = True
+            injected.update(repository.faults.injected)
+            repository.faults.configure(
+                seed=_seed_erring_first(1000, 0.3),
+                error_rate=0.3,
+                error_status=429,
+                retry_after=0.05,
+            )
+
+    try:
+        file = patient_client.files.upload(
+            draft, "medium.bin", {}, str(path), "local-file", progress=progress
+        )
+    finally:
+        injected.update(repository.faults.injected)
+        repository.faults.clear()
+
+    assert file.status == "completed"
+    assert file.checksum == checksum and file.size == MEDIUM
+    assert injected["cut"] == 1 and injected["503"] > 0 and injected["429"] > 0
+    content_puts = [
+        status
+        for request, status in log.answers
+        if request.method == "PUT" and request.url.path.endswith("/medium.bin/content")
+    ]
+    created = [
+        request
+        for request, status in log.answers
+        if request.method == "POST" and request.url.path.endswith("/files") and status == 201
+    ]
+    # The retried upload found the entry gone, and a new one was made for the next.
+    # One that came while InvenioRDM was still removing it may have been taken in
+    # full and then answered 500 (seen on S3): it is sent again, and finds it gone.
+    answered = [status for status in content_puts if status not in (429, 503)]
+    assert answered[-2:] == [404, 200] and set(answered[:-2]) <= {500}
+    assert len(created) == 2
+    report(record_property, repository.name, "single-request upload", injected)
+
+
 @pytest.fixture
-def ranged(local_repository_factory):
-    """Resuming needs Range, which InvenioRDM's file store leaves off: a repository with it."""
-    repository = local_repository_factory(ranges=True)
+def ranged(repository, request):
+    """A server whose downloads honour Range, and a patient client of it.
+
+    Resuming needs Range, which InvenioRDM's file store leaves off: the local
+    repository, which answers as that store does, stands in with ranges switched on.
+    """
+    if repository.is_local:
+        factory = request.getfixturevalue("local_repository_factory")
+        repository = local_server(factory(ranges=True))
+    elif not repository.ranges:
+        pytest.skip("InvenioRDM's file store serves no ranges: nothing resumes, all starts over")
     with Client(repository.url, token=repository.token, retry=PATIENT) as client:
         yield client, repository
 
@@ -209,9 +316,9 @@ def test_a_large_download_survives_faults_and_resumes_where_it_broke(
     ranged, large_file, tmp_path, record_property, parts, label
 ):
     client, repository = ranged
-    local_draft = client.records.create({"metadata": {"title": "Ranges"}})
+    draft = client.records.create({"metadata": {"title": "Ranges"}})
     path, checksum = large_file
-    file = client.files.upload(local_draft, "large.bin", {}, str(path))
+    file = client.files.upload(draft, "large.bin", {}, str(path))
     log = RequestLog(client)
     faults = FaultyServer(repository, every=25 * MIB, cut_after_bytes=20 * MIB, cut_rate=1)
     target = tmp_path / "out" / "large.bin"
@@ -223,7 +330,13 @@ def test_a_large_download_survives_faults_and_resumes_where_it_broke(
     assert target.stat().st_size == LARGE
     assert "md5:" + _md5_of_file(target) == checksum
     assert leftovers(tmp_path) == []
-    assert injected["cut"] > 0 and injected["503"] > 0 and injected["429"] > 0
+    # The first request meets a 503 whatever the server.
+    assert injected["503"] > 0
+    if repository.storage_faults:
+        assert injected["cut"] > 0 and injected["429"] > 0
+    else:
+        # S3: the repository's redirects met the errors; storage sent the bytes.
+        assert injected["cut"] == 0
     # Every response was cut after 20 MiB, yet no byte came twice: each break was
     # resumed with a Range from where it stopped, never from the start.
     assert faults.moved == LARGE
@@ -232,6 +345,7 @@ def test_a_large_download_survives_faults_and_resumes_where_it_broke(
     assert len(resumed) >= injected["cut"]
     report(
         record_property,
+        repository.name,
         f"download in {label}",
         injected,
         requests=len(ranges),
@@ -240,27 +354,53 @@ def test_a_large_download_survives_faults_and_resumes_where_it_broke(
 
 
 def test_without_ranges_a_broken_download_starts_over_and_still_verifies(
-    local_repository_factory,
+    patient_client, repository, draft, record_property
 ):
-    repo = local_repository_factory()  # InvenioRDM's file store: no ranges
+    if repository.ranges or not repository.storage_faults:
+        pytest.skip("S3 storage serves the bytes, past the proxy, and honours ranges")
     data = random.Random(7).randbytes(6 * MIB)
     received = []
-    with Client(repo.url, token=repo.token, retry=PATIENT) as client:
-        local_draft = client.records.create({"metadata": {"title": "No ranges"}})
-        file = client.files.upload(local_draft, "a.bin", {}, data)
-        # seed 4 cuts the first two answers
-        repo.faults.configure(seed=4, cut_after_bytes=2 * MIB, cut_rate=0.5)
-        try:
-            sink = client.files.download(
-                file, MemorySink(), progress=lambda done, total: received.append(done)
-            )
-        finally:
-            injected = repo.faults.injected
-            repo.faults.clear()
+    file = patient_client.files.upload(draft, "a.bin", {}, data)
+    # seed 4 cuts the first three answers
+    repository.faults.configure(seed=4, cut_after_bytes=2 * MIB, cut_rate=0.5)
+    try:
+        sink = patient_client.files.download(
+            file, MemorySink(), progress=lambda done, total: received.append(done)
+        )
+    finally:
+        injected = Counter(repository.faults.injected)
+        repository.faults.clear()
     assert sink.data == data
-    assert injected["cut"] >= 2
+    assert injected["cut"] == 3
+    report(record_property, repository.name, "download without ranges", injected)
     # the progress went back to zero for every restart
-    assert sum(1 for before, after in itertools.pairwise(received) if after < before) >= 2
+    assert sum(1 for before, after in itertools.pairwise(received) if after < before) == 3
+
+
+def test_the_proxy_real_servers_sit_behind_injects_as_the_local_repository_does(
+    local_repository,
+):
+    """The fault proxy, here in front of the local repository: the links name it, bodies
+    pass whole both ways, and its faults are drawn and counted as the repository's own."""
+    data = random.Random(3).randbytes(24 * MIB)
+    with proxying(local_repository.url) as proxy:
+        with Client(proxy.url, token=local_repository.token, retry=PATIENT) as client:
+            draft = client.records.create({"metadata": {"title": "Behind a proxy"}})
+            proxy.faults.configure(
+                seed=_seed_erring_first(0, 0.2),
+                error_rate=0.2,
+                cut_after_bytes=3 * MIB,
+                cut_rate=0.5,
+            )
+            file = client.files.upload(
+                draft, "p.bin", {}, data, "multipart", {"part_size": 6 * MIB}
+            )
+            sink = client.files.download(file, MemorySink())
+            injected = proxy.faults.injected
+    assert file.links.content is not None and file.links.content.startswith(proxy.url + "/")
+    assert file.checksum == md5(data) and sink.data == data
+    assert injected["503"] > 0 and injected["cut"] > 0
+    assert local_repository.faults.injected == {}
 
 
 def _md5_of_file(path: Path) -> str:
@@ -275,9 +415,9 @@ def _md5_of_file(path: Path) -> str:
 
 
 @pytest.fixture
-def impatient_client(local_repository):
+def impatient_client(repository):
     with Client(
-        local_repository.url, token=local_repository.token, retry=QUICK_TO_GIVE_UP
+        repository.url, token=repository.token, retry=QUICK_TO_GIVE_UP
     ) as client:
         yield client
 
@@ -287,60 +427,68 @@ def keys_and_statuses(client, draft) -> dict[str, str | None]:
 
 
 def test_a_local_upload_that_keeps_failing_says_why_and_leaves_nothing(
-    impatient_client, local_repository, local_draft
+    impatient_client, repository, draft
 ):
     data = b"precious" * 1000
-    local_repository.faults.configure(error_rate=1.0, paths=r"/files/a\.bin/content$")
+    repository.faults.configure(error_rate=1.0, paths=r"/files/a\.bin/content$")
     with pytest.raises(RepositoryError) as caught:
-        impatient_client.files.upload(local_draft, "a.bin", {}, data, "local-file")
-    local_repository.faults.clear()
+        impatient_client.files.upload(draft, "a.bin", {}, data, "local-file")
+    injected = repository.faults.injected
+    repository.faults.clear()
+    assert injected == {"503": 3}
     text = str(caught.value)
     assert "503" in text and "PUT" in text and "a.bin" in text
     assert "was removed from the draft" in text
-    assert keys_and_statuses(impatient_client, local_draft) == {}
+    assert keys_and_statuses(impatient_client, draft) == {}
 
-    again = impatient_client.files.upload(local_draft, "a.bin", {}, data, "local-file")
+    again = impatient_client.files.upload(draft, "a.bin", {}, data, "local-file")
     assert again.status == "completed" and again.checksum == md5(data)
-    sink = impatient_client.files.download(local_draft, "a.bin", MemorySink())
+    sink = impatient_client.files.download(draft, "a.bin", MemorySink())
     assert sink.data == data
 
 
 def test_a_multipart_upload_whose_parts_keep_breaking_leaves_nothing(
-    impatient_client, local_repository, local_draft
+    impatient_client, repository, draft
 ):
+    if not repository.storage_faults:
+        pytest.skip("S3: parts go to storage on presigned URLs, past the proxy")
     data = random.Random(1).randbytes(15 * MIB)
     options = {"part_size": 5 * MIB}
-    local_repository.faults.configure(cut_after_bytes=MIB, paths=r"/content/\d+$")
+    repository.faults.configure(cut_after_bytes=MIB, paths=r"/content/\d+$")
     with pytest.raises(RepositoryError) as caught:
-        impatient_client.files.upload(local_draft, "m.bin", {}, data, "multipart", options)
-    local_repository.faults.clear()
+        impatient_client.files.upload(draft, "m.bin", {}, data, "multipart", options)
+    injected = repository.faults.injected
+    repository.faults.clear()
+    assert injected["cut"] >= 3
     text = str(caught.value)
     assert "m.bin" in text and "gave up after 3 attempt(s)" in text
     assert "was removed from the draft" in text
-    assert keys_and_statuses(impatient_client, local_draft) == {}
+    assert keys_and_statuses(impatient_client, draft) == {}
 
-    again = impatient_client.files.upload(local_draft, "m.bin", {}, data, "multipart", options)
+    again = impatient_client.files.upload(draft, "m.bin", {}, data, "multipart", options)
     assert again.status == "completed" and again.checksum == md5(data)
 
 
 def test_an_unfinished_file_that_cannot_be_removed_stays_pending_and_is_replaced(
-    impatient_client, local_repository, local_draft
+    impatient_client, repository, draft
 ):
     data = b"second try works"
     # The content upload fails, and so does the clean-up after it.
-    local_repository.faults.configure(error_rate=1.0, paths=r"/files/a\.bin(/content)?$")
+    repository.faults.configure(error_rate=1.0, paths=r"/files/a\.bin(/content)?$")
     with pytest.raises(RepositoryError) as caught:
-        impatient_client.files.upload(local_draft, "a.bin", {}, data, "local-file")
-    local_repository.faults.clear()
+        impatient_client.files.upload(draft, "a.bin", {}, data, "local-file")
+    injected = repository.faults.injected
+    repository.faults.clear()
+    assert injected == {"503": 6}  # three PUTs of the content, three DELETEs of the entry
     assert "could not be removed" in str(caught.value)
     # Left behind, but never passed off as complete: publishing refuses it.
-    assert keys_and_statuses(impatient_client, local_draft) == {"a.bin": "pending"}
+    assert keys_and_statuses(impatient_client, draft) == {"a.bin": "pending"}
     with pytest.raises(ValidationError):
-        impatient_client.records.publish(local_draft)
+        impatient_client.records.publish(draft)
 
-    again = impatient_client.files.upload(local_draft, "a.bin", {}, data)
+    again = impatient_client.files.upload(draft, "a.bin", {}, data)
     assert again.status == "completed" and again.checksum == md5(data)
-    assert keys_and_statuses(impatient_client, local_draft) == {"a.bin": "completed"}
+    assert keys_and_statuses(impatient_client, draft) == {"a.bin": "completed"}
 
 
 @pytest.mark.parametrize(
@@ -352,19 +500,23 @@ def test_an_unfinished_file_that_cannot_be_removed_stays_pending_and_is_replaced
 )
 @pytest.mark.parametrize("parts", [None, 2])
 def test_a_download_that_keeps_failing_leaves_the_target_untouched(
-    impatient_client, local_repository, local_draft, tmp_path, faults, expected, parts
+    impatient_client, repository, draft, tmp_path, faults, expected, parts
 ):
+    if "cut_after_bytes" in faults and not repository.storage_faults:
+        pytest.skip("S3: the repository's redirect is never cut, storage sends the bytes")
     data = random.Random(2).randbytes(3 * MIB)
-    file = impatient_client.files.upload(local_draft, "d.bin", {}, data)
+    file = impatient_client.files.upload(draft, "d.bin", {}, data)
     fresh = tmp_path / "fresh" / "d.bin"
     existing = tmp_path / "existing.bin"
     existing.write_bytes(b"the previous version")
-    local_repository.faults.configure(paths=r"/content$", **faults)
+    repository.faults.configure(paths=r"/content$", **faults)
     for target in (fresh, existing):
         with pytest.raises(RepositoryError) as caught:
             impatient_client.files.download(file, target, parts=parts)
         assert expected in str(caught.value) and "d.bin" in str(caught.value)
-    local_repository.faults.clear()
+    injected = repository.faults.injected
+    repository.faults.clear()
+    assert injected.get("cut" if "cut_after_bytes" in faults else "503", 0) >= 6
     assert not fresh.exists()
     assert existing.read_bytes() == b"the previous version"
     assert leftovers(tmp_path) == []
