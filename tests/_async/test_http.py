@@ -326,7 +326,8 @@ async def test_requests_to_the_repository_are_paced_to_its_announced_limit(
     await client._http.request("GET", "https://storage.example.net/object")
     assert waits == [] and storage.called  # storage does not count against the limit
     await client._http.request("GET", f"{ROOT}/api/x")
-    assert sum(waits) == pytest.approx(4 + RESET_MARGIN)
+    # Until the reset (whole seconds, on the local clock) and the margin for its rounding.
+    assert 3 + RESET_MARGIN <= sum(waits) <= 4 + RESET_MARGIN
     pacing = [r for r in caplog.records if "rate limit" in r.getMessage()]
     assert pacing and all(r.levelno == logging.DEBUG for r in pacing)
 
@@ -347,4 +348,4 @@ async def test_a_429_without_retry_after_waits_until_the_window_resets(
     )
     respx_mock.get(f"{ROOT}/api/x").mock(side_effect=[refused, httpx.Response(200, json={})])
     await client._http.request("GET", f"{ROOT}/api/x")
-    assert sleeps[-1] == pytest.approx(30 + RESET_MARGIN)
+    assert 29 + RESET_MARGIN <= sum(sleeps) <= 30 + RESET_MARGIN

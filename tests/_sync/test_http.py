@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_http.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 7ddc8b09619ee7b2b8ab43583ec5990e5926709595ea54622199ae97cd0be1fc
+# body-sha256: 1d2a54a72ed1cc4deca0caa7aa31327a3cfe469934d33dc38958fd74c71f9e06
 """The HTTP core: token scoping, redirects, retries, error mapping, timeouts (mocked HTTP)."""
 
 from __future__ import annotations
@@ -328,7 +328,8 @@ def test_requests_to_the_repository_are_paced_to_its_announced_limit(
     client._http.request("GET", "https://storage.example.net/object")
     assert waits == [] and storage.called  # storage does not count against the limit
     client._http.request("GET", f"{ROOT}/api/x")
-    assert sum(waits) == pytest.approx(4 + RESET_MARGIN)
+    # Until the reset (whole seconds, on the local clock) and the margin for its rounding.
+    assert 3 + RESET_MARGIN <= sum(waits) <= 4 + RESET_MARGIN
     pacing = [r for r in caplog.records if "rate limit" in r.getMessage()]
     assert pacing and all(r.levelno == logging.DEBUG for r in pacing)
 
@@ -349,4 +350,4 @@ def test_a_429_without_retry_after_waits_until_the_window_resets(
     )
     respx_mock.get(f"{ROOT}/api/x").mock(side_effect=[refused, httpx.Response(200, json={})])
     client._http.request("GET", f"{ROOT}/api/x")
-    assert sleeps[-1] == pytest.approx(30 + RESET_MARGIN)
+    assert 29 + RESET_MARGIN <= sum(sleeps) <= 30 + RESET_MARGIN
