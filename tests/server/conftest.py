@@ -22,6 +22,26 @@ from nrpfiles.testing import LocalRepository
 from tests.servers import RepositoryUnderTest
 
 OCTET = {"Content-Type": "application/octet-stream"}
+# The top-level keys of a draft's JSON in InvenioRDM 14.
+DRAFT_KEYS = {
+    "access",
+    "created",
+    "custom_fields",
+    "expires_at",
+    "files",
+    "id",
+    "is_draft",
+    "is_published",
+    "links",
+    "media_files",
+    "metadata",
+    "parent",
+    "pids",
+    "revision_id",
+    "status",
+    "updated",
+    "versions",
+}
 METADATA: dict[str, Any] = {
     "title": "A dataset of measurements",
     "resource_type": {"id": "dataset"},

@@ -10,6 +10,7 @@ from nrpfiles.testing import LocalRepository
 from tests.servers import RepositoryUnderTest
 
 from .conftest import (
+    DRAFT_KEYS,
     METADATA,
     OCTET,
     api_url,
@@ -30,27 +31,6 @@ DATASET_TITLE = {
     "es": "Conjunto de datos",
     "sv": "Dataset",
 }
-DRAFT_KEYS = {
-    "access",
-    "created",
-    "custom_fields",
-    "expires_at",
-    "files",
-    "id",
-    "is_draft",
-    "is_published",
-    "links",
-    "media_files",
-    "metadata",
-    "parent",
-    "pids",
-    "revision_id",
-    "status",
-    "updated",
-    "versions",
-}
-
-
 def test_create_is_lenient_and_reports_errors(
     api: httpx.Client, repository: RepositoryUnderTest
 ) -> None:

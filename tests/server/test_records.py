@@ -9,6 +9,7 @@ import httpx
 from tests.servers import RepositoryUnderTest
 
 from .conftest import (
+    DRAFT_KEYS,
     METADATA,
     OCTET,
     api_url,
@@ -22,27 +23,6 @@ from .conftest import (
 MISSING_FILES = (
     "Missing uploaded files. To disable files for this record please mark it as metadata-only."
 )
-DRAFT_KEYS = {
-    "access",
-    "created",
-    "custom_fields",
-    "expires_at",
-    "files",
-    "id",
-    "is_draft",
-    "is_published",
-    "links",
-    "media_files",
-    "metadata",
-    "parent",
-    "pids",
-    "revision_id",
-    "status",
-    "updated",
-    "versions",
-}
-
-
 def test_publish_checks(api: httpx.Client) -> None:
     incomplete = api.post("/records", json={"metadata": {"title": "Only a title"}}).json()
     response = api.post(f"/records/{incomplete['id']}/draft/actions/publish")
