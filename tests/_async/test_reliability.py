@@ -24,6 +24,7 @@ import pytest_asyncio
 from nrpfiles import AsyncClient, RetryPolicy
 from nrpfiles.errors import ConflictError, RepositoryError, ValidationError
 from nrpfiles.streams import MemorySink
+from tests.checksums import composite
 from tests.fault_proxy import proxying
 from tests.servers import local_server
 from tests.transfer_watch import (
@@ -47,13 +48,10 @@ def md5(data: bytes) -> str:
     return "md5:" + hashlib.md5(data).hexdigest()
 
 
-def composite_of(path: Path, part_size: int) -> str:
+def composite_of_file(path: Path, part_size: int) -> str:
     """The checksum S3 storage reports for ``path`` uploaded in parts of ``part_size``."""
-    digests = []
     with path.open("rb") as stream:
-        while part := stream.read(part_size):
-            digests.append(hashlib.md5(part).digest())
-    return f"multipart:{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}-{part_size}"
+        return composite(iter(lambda: stream.read(part_size), b""), part_size)
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +194,7 @@ async def test_a_large_multipart_upload_survives_faults_and_resends_only_failed_
     assert file.status == "completed" and file.size == LARGE
     # S3 storage with a busy worker keeps the checksum S3 computed over the parts.
     assert file.checksum == (
-        composite_of(path, part_size) if repository.storage == "s3" else checksum
+        composite_of_file(path, part_size) if repository.storage == "s3" else checksum
     )
     assert file.transfer is None or file.transfer.type == "L"
     assert injected["503"] > 0 and injected["429"] > 0
@@ -581,4 +579,4 @@ async def test_an_interrupted_upload_leaves_nothing_complete_and_no_open_connect
     again = await client.files.upload(draft, "large.bin", {}, str(path), transfer_type, options)
     # On S3 with a busy worker a multipart upload's checksum is still the composite one.
     assert again.status == "completed"
-    assert again.checksum in (checksum, composite_of(path, 16 * MIB))
+    assert again.checksum in (checksum, composite_of_file(path, 16 * MIB))

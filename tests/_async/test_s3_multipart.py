@@ -18,6 +18,7 @@ from nrpfiles.errors import ChecksumMismatchError, RepositoryServerError
 from nrpfiles.models import File, structure
 from nrpfiles.streams import MemorySink
 from tests._async.test_files_mocked import FILES, client, draft, entry  # noqa: F401 (fixtures)
+from tests.checksums import composite_of as composite
 
 MIB = 1 << 20
 PART = 5 * MIB
@@ -26,16 +27,6 @@ EXPIRED = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
     b"<Message>Request has expired</Message></Error>"
 )
-
-
-def composite(data: bytes, part_size: int) -> str:
-    """What invenio-s3 reports after a multipart commit of ``data``."""
-    digests = [
-        hashlib.md5(data[start : start + part_size]).digest()
-        for start in range(0, len(data), part_size)
-    ]
-    etag = hashlib.md5(b"".join(digests)).hexdigest()
-    return f"multipart:{etag}-{len(digests)}-{part_size}"
 
 
 def pending(key: str, generation: int = 1) -> dict:

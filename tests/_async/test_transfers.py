@@ -17,6 +17,7 @@ import pytest
 from nrpfiles import AsyncClient
 from nrpfiles.errors import LimitExceededError
 from nrpfiles.streams import MemorySink
+from tests.checksums import composite_of as composite
 
 MIB = 1 << 20
 PART = 5 * MIB
@@ -24,14 +25,6 @@ PART = 5 * MIB
 
 def random_bytes(size: int, seed: int) -> bytes:
     return random.Random(seed).randbytes(size)
-
-
-def composite(data: bytes, part_size: int) -> str:
-    digests = [
-        hashlib.md5(data[start : start + part_size]).digest()
-        for start in range(0, len(data), part_size)
-    ]
-    return f"multipart:{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}-{part_size}"
 
 
 def checksums_of(data: bytes, part_size: int) -> set[str]:

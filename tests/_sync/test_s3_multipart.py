@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_s3_multipart.py by scripts/gen_sync.py: do not edit.
-# body-sha256: f407799800c18b5fa1d67227b467a75d44611b1cfa56853cd3a795356dffbeae
+# body-sha256: 8fcb4320874a43ac066606c0757084d7137071943eb1c8b8546fdea576c60921
 """Multipart on S3 storage, against mocked HTTP: composite checksums, presigned links, bare 500s.
 
 These are the answers invenio-s3 gives that a file store never does: part URLs
@@ -20,6 +20,7 @@ from nrpfiles.errors import ChecksumMismatchError, RepositoryServerError
 from nrpfiles.models import File, structure
 from nrpfiles.streams import MemorySink
 from tests._sync.test_files_mocked import FILES, client, draft, entry  # noqa: F401 (fixtures)
+from tests.checksums import composite_of as composite
 
 MIB = 1 << 20
 PART = 5 * MIB
@@ -28,16 +29,6 @@ EXPIRED = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
     b"<Message>Request has expired</Message></Error>"
 )
-
-
-def composite(data: bytes, part_size: int) -> str:
-    """What invenio-s3 reports after a multipart commit of ``data``."""
-    digests = [
-        hashlib.md5(data[start : start + part_size]).digest()
-        for start in range(0, len(data), part_size)
-    ]
-    etag = hashlib.md5(b"".join(digests)).hexdigest()
-    return f"multipart:{etag}-{len(digests)}-{part_size}"
 
 
 def pending(key: str, generation: int = 1) -> dict:

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_transfers.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 726c5d830d3f9243be3c8e511fcfb20b6fce5db952daefa9b6e8a1a20b060ddd
+# body-sha256: 74b807dc715b3fe1ce872d1d6ce7f3cd26e839abb7e9a38e1268bd5bc01c2839
 """Every transfer type the repository lets users use, against each server, every byte verified.
 
 On S3 storage with a lazy worker a multipart upload's checksum stays
@@ -19,6 +19,7 @@ import pytest
 from nrpfiles import Client
 from nrpfiles.errors import LimitExceededError
 from nrpfiles.streams import MemorySink
+from tests.checksums import composite_of as composite
 
 MIB = 1 << 20
 PART = 5 * MIB
@@ -26,14 +27,6 @@ PART = 5 * MIB
 
 def random_bytes(size: int, seed: int) -> bytes:
     return random.Random(seed).randbytes(size)
-
-
-def composite(data: bytes, part_size: int) -> str:
-    digests = [
-        hashlib.md5(data[start : start + part_size]).digest()
-        for start in range(0, len(data), part_size)
-    ]
-    return f"multipart:{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}-{part_size}"
 
 
 def checksums_of(data: bytes, part_size: int) -> set[str]:
