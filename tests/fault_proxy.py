@@ -42,7 +42,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from nrpfiles.testing.faults import FaultDecision, Faults
+from nrpfiles.testing.faults import FaultDecision, Faults, injected_error
 
 log = logging.getLogger("nrpfiles.testing.proxy")
 
@@ -377,24 +377,8 @@ def _named_by_connection(headers: Message) -> set[str]:
 
 def _injected_error(decision: FaultDecision) -> tuple[int, dict[str, Any], dict[str, str]]:
     """The answer of an injected error: the local repository's, word for word."""
-    status = decision.error_status or 503
-    headers: dict[str, str] = {}
-    if status == 429:
-        retry_after = decision.retry_after if decision.retry_after is not None else 1
-        headers["Retry-After"] = _seconds(retry_after)
-        headers["X-RateLimit-Limit"] = "5000"
-        headers["X-RateLimit-Remaining"] = "0"
-        headers["X-RateLimit-Reset"] = str(int(time.time() + float(retry_after)))
-        message = "Too many requests. Please try again later."
-    else:
-        if decision.retry_after is not None:
-            headers["Retry-After"] = _seconds(decision.retry_after)
-        message = "The server is temporarily unavailable. Please try again later."
+    status, message, headers = injected_error(decision)
     return status, {"status": status, "message": message}, headers
-
-
-def _seconds(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 class ProxyServer(ThreadingHTTPServer):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import re
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -141,3 +142,28 @@ class Faults:
             cut_after_bytes=cut,
             refuse_multipart_parts=config.refuse_multipart_parts,
         )
+
+
+def injected_error(decision: FaultDecision) -> tuple[int, str, dict[str, str]]:
+    """The answer to a request drawn to fail: status, message and headers.
+
+    A 429 carries a Retry-After (one second unless configured) and rate-limit
+    headers saying nothing remains until then; a 503 a Retry-After only when
+    one is configured.
+    """
+    status = decision.error_status or 503
+    headers: dict[str, str] = {}
+    if status == 429:
+        retry_after = decision.retry_after if decision.retry_after is not None else 1
+        headers["Retry-After"] = _seconds(retry_after)
+        headers["X-RateLimit-Limit"] = "5000"
+        headers["X-RateLimit-Remaining"] = "0"
+        headers["X-RateLimit-Reset"] = str(int(time.time() + float(retry_after)))
+        return status, "Too many requests. Please try again later.", headers
+    if decision.retry_after is not None:
+        headers["Retry-After"] = _seconds(decision.retry_after)
+    return status, "The server is temporarily unavailable. Please try again later.", headers
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ..faults import NO_FAULT, FaultDecision, Faults
+from ..faults import NO_FAULT, FaultDecision, Faults, injected_error
 
 log = logging.getLogger("nrpfiles.testing")
 
@@ -375,24 +375,8 @@ class RequestHandler(BaseHTTPRequestHandler):
 
 
 def _injected_error(decision: FaultDecision) -> Response:
-    status = decision.error_status or 503
-    headers: dict[str, str] = {}
-    if status == 429:
-        retry_after = decision.retry_after if decision.retry_after is not None else 1
-        headers["Retry-After"] = _seconds(retry_after)
-        headers["X-RateLimit-Limit"] = "5000"
-        headers["X-RateLimit-Remaining"] = "0"
-        headers["X-RateLimit-Reset"] = str(int(time.time() + float(retry_after)))
-        message = "Too many requests. Please try again later."
-    else:
-        if decision.retry_after is not None:
-            headers["Retry-After"] = _seconds(decision.retry_after)
-        message = "The server is temporarily unavailable. Please try again later."
+    status, message, headers = injected_error(decision)
     return error_response(ApiError(status, message, headers=headers))
-
-
-def _seconds(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 class AppServer(ThreadingHTTPServer):
