@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
+from nrpfiles import Client
 from nrpfiles.cli.parallel import DEFAULT_PARALLEL, Job, Outcome, run_jobs
 from nrpfiles.cli.session import Failed, Session, emit_json
 from nrpfiles.folders import folder_files, plan_download, plan_sync, select
@@ -311,13 +312,8 @@ def sync(
         outcomes = run_jobs(jobs, parallel=parallel, label="sync", show_progress=not session.quiet)
         failed = _report_failures(session, outcomes, "upload")
         done_upload = [o.job.name for o in outcomes if o.error is None]
-        for extra_key in to_delete:
-            try:
-                client.files.delete(draft, extra_key)
-                done_delete.append(extra_key)
-            except Exception as error:  # each failure reported, the rest still tried
-                session.failure(f"delete {extra_key}", error)
-                failed.append({"key": extra_key, "error": str(error).splitlines()[0]})
+        done_delete, not_deleted = _delete_each(session, client, draft, to_delete, "delete")
+        failed += not_deleted
     if as_json:
         emit_json(
             {
@@ -367,20 +363,29 @@ def remove_files(session: Session, record: str, keys: tuple[str, ...], as_json: 
       nrpfiles rm abcd-1234 old.csv raw/run-1.log
     """
     client = session.client(record)
-    deleted, failed = [], []
-    for key in keys:
-        try:
-            client.files.delete(record, key)
-            deleted.append(key)
-        except Exception as error:  # each failure reported, the rest still tried
-            session.failure(f"rm {key}", error)
-            failed.append({"key": key, "error": str(error).splitlines()[0]})
+    deleted, failed = _delete_each(session, client, record, keys, "rm")
     if as_json:
         emit_json({"deleted": deleted, "failed": failed})
     else:
         click.echo(f"{len(deleted)} deleted, {len(failed)} failed")
     if failed:
         raise Failed(f"{len(failed)} of {len(keys)} deletions failed")
+
+
+def _delete_each(
+    session: Session, client: Client, record: object, keys: Iterable[str], verb: str
+) -> tuple[list[str], list[dict[str, str]]]:
+    """Delete each key of the record: the ones deleted, and the failures, each reported."""
+    deleted: list[str] = []
+    failed: list[dict[str, str]] = []
+    for key in keys:
+        try:
+            client.files.delete(record, key)
+            deleted.append(key)
+        except Exception as error:  # each failure reported, the rest still tried
+            session.failure(f"{verb} {key}", error)
+            failed.append({"key": key, "error": str(error).splitlines()[0]})
+    return deleted, failed
 
 
 COMMANDS: list[click.Command] = [list_files, download, upload, sync, remove_files]
