@@ -90,9 +90,10 @@ class AsyncRecordsClient:
                 current = await self._call("GET", url)
             except RepositoryError:
                 raise conflict from None
-            if editable(unstructure(current)) == editable(body):
+            stored = editable(unstructure(current))
+            if stored == editable(body):
                 return current  # the lost answer of this very update
-            if record.read_as is None or editable(unstructure(current)) != record.read_as:
+            if record.read_as is None or stored != record.read_as:
                 raise
             # Nobody changed what a caller edits: the repository bumped the revision
             # itself (removing a file does), so this update overwrites nothing.

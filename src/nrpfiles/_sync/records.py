@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/records.py by scripts/gen_sync.py: do not edit.
-# body-sha256: bb1b8620b03941edc98f141448cd21b9b7d0fcb93788b0d3d62c7b1f29942c65
+# body-sha256: e419839ac93ba3bcc3b3636cff0a3270df3aaf983a2994744b76265913065059
 """``client.records``: create, read, update, publish, edit and version records; search them.
 
 Records are given as :class:`~nrpfiles.models.Record` objects, as record URLs
@@ -92,9 +92,10 @@ class RecordsClient:
                 current = self._call("GET", url)
             except RepositoryError:
                 raise conflict from None
-            if editable(unstructure(current)) == editable(body):
+            stored = editable(unstructure(current))
+            if stored == editable(body):
                 return current  # the lost answer of this very update
-            if record.read_as is None or editable(unstructure(current)) != record.read_as:
+            if record.read_as is None or stored != record.read_as:
                 raise
             # Nobody changed what a caller edits: the repository bumped the revision
             # itself (removing a file does), so this update overwrites nothing.
