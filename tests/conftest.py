@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.http_proxy import ForwardProxy, forward_proxy
 from tests.servers import LOCAL, RepositoryUnderTest, local_server, selected, started
 
 
@@ -74,10 +75,16 @@ def repository(repository_server: RepositoryUnderTest) -> Iterator[RepositoryUnd
     repository_server.faults.clear()
 
 
+_PROXY_VARS = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})
+
+
 @pytest.fixture(autouse=True)
 def isolated_configuration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("home")
-    saved = {k: v for k, v in os.environ.items() if k.startswith("NRPFILES_")}
+    # The machine's proxy variables would route the loopback servers through its proxy.
+    saved = {
+        k: v for k, v in os.environ.items() if k.startswith("NRPFILES_") or k.lower() in _PROXY_VARS
+    }
     for name in saved:
         del os.environ[name]
     previous = {k: os.environ.get(k) for k in ("NRP_CMD_CONFIG_PATH", "XDG_CONFIG_HOME", "HOME")}
@@ -88,7 +95,9 @@ def isolated_configuration(tmp_path_factory: pytest.TempPathFactory) -> Iterator
     try:
         yield home
     finally:
-        for name in [k for k in os.environ if k.startswith("NRPFILES_")]:
+        for name in [
+            k for k in os.environ if k.startswith("NRPFILES_") or k.lower() in _PROXY_VARS
+        ]:
             del os.environ[name]
         os.environ.update(saved)
         for name, value in previous.items():
@@ -96,3 +105,19 @@ def isolated_configuration(tmp_path_factory: pytest.TempPathFactory) -> Iterator
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def proxy_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForwardProxy]:
+    with forward_proxy(tmp_path_factory.mktemp("proxy"), credentials=PROXY_CREDENTIALS) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def http_proxy(proxy_session: ForwardProxy) -> ForwardProxy:
+    """A real forward proxy on loopback that demands credentials; its log starts empty."""
+    proxy_session.forget()
+    return proxy_session
+
+
+PROXY_CREDENTIALS = "researcher:proxy-secret"

@@ -9,18 +9,37 @@ and leave every other httpx client in the process alone. Short reads (TLS and
 proxy handshakes ask for a few KiB) are passed through unchanged.
 
 httpx does not expose the pool's backend, so the transports build their pool
-themselves; that relies on httpx keeping its pool in ``_pool``, which is why
-httpx and httpcore are pinned to minor versions in ``pyproject.toml``.
+themselves (one of ``nrpfiles._pool``'s, which also keeps idle checks off busy
+connections); that relies on httpx keeping its pool in ``_pool``, which is why
+httpx and httpcore are pinned to minor versions in ``pyproject.toml``. A client
+given its own transport no longer reads the proxy variables, so proxies are
+mounted here too: one transport per proxy, each with large reads, on the URL
+patterns stock httpx would use.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import ssl
 from collections.abc import Iterable
 from typing import Any
 
 import httpcore
 import httpx
+
+# The reader stock httpx clients use for the proxy variables; private, hence the pin.
+from httpx._utils import get_environment_proxies
+
+from nrpfiles._pool import (
+    AsyncConnectionPool,
+    AsyncHTTPProxyPool,
+    AsyncSOCKSProxyPool,
+    ConnectionPool,
+    HTTPProxyPool,
+    SOCKSProxyPool,
+)
+from nrpfiles._urls import redact_url
+from nrpfiles.errors import ConfigurationError
 
 # Enough to take a whole socket buffer of a fast link in one call; asyncio's own
 # transport reads 256 KiB at a time, so larger would not help the async flavour.
@@ -148,29 +167,127 @@ class AsyncLargeReadBackend(httpcore.AsyncNetworkBackend):
         await self._backend.sleep(seconds)
 
 
-class HTTPTransport(httpx.HTTPTransport):
-    """httpx's transport over a pool of large-read connections (no proxy support)."""
+def proxy_routes(proxy: str | None) -> dict[str, httpx.Proxy | None]:
+    """httpx's mount patterns and the proxy each goes through (``None``: straight there).
 
-    def __init__(self, *, verify: ssl.SSLContext | bool, limits: httpx.Limits) -> None:
-        # Deliberately not calling super().__init__(): it would build a pool to discard.
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=LargeReadBackend(),
+    A proxy URL sends everything through it; ``""`` sends everything straight;
+    ``None`` reads ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY``
+    exactly as stock httpx does (its own reader, so every ``NO_PROXY`` form it
+    knows is honoured the same way).
+    """
+    if proxy == "":
+        return {}
+    if proxy is not None:
+        return {"all://": httpx.Proxy(proxy)}
+    return {
+        pattern: None if url is None else httpx.Proxy(url)
+        for pattern, url in get_environment_proxies().items()
+    }
+
+
+def _proxy_url(proxy: httpx.Proxy) -> httpcore.URL:
+    return httpcore.URL(
+        scheme=proxy.url.raw_scheme,
+        host=proxy.url.raw_host,
+        port=proxy.url.port,
+        target=proxy.url.raw_path,
+    )
+
+
+def _require_socks_support(proxy: httpx.Proxy) -> None:
+    if importlib.util.find_spec("socksio") is None:
+        raise ConfigurationError(
+            f"the proxy {redact_url(proxy.url)} is a SOCKS proxy, which needs the socksio "
+            "package: pip install 'httpx[socks]'"
         )
+
+
+def _check_scheme(proxy: httpx.Proxy) -> None:
+    if proxy.url.scheme not in ("http", "https", "socks5", "socks5h"):
+        raise ConfigurationError(
+            f"the proxy {redact_url(proxy.url)} must be an http, https, socks5 or socks5h URL"
+        )
+
+
+class HTTPTransport(httpx.HTTPTransport):
+    """httpx's transport over a pool of large-read connections, straight or through a proxy."""
+
+    def __init__(
+        self,
+        *,
+        verify: ssl.SSLContext | bool,
+        limits: httpx.Limits,
+        proxy: httpx.Proxy | None = None,
+    ) -> None:
+        # Deliberately not calling super().__init__(): it would build a pool to discard.
+        ssl_context = httpx.create_ssl_context(verify=verify)
+        sizes: dict[str, Any] = {
+            "max_connections": limits.max_connections,
+            "max_keepalive_connections": limits.max_keepalive_connections,
+            "keepalive_expiry": limits.keepalive_expiry,
+            "network_backend": LargeReadBackend(),
+        }
+        self._pool: httpcore.ConnectionPool
+        if proxy is None:
+            self._pool = ConnectionPool(ssl_context=ssl_context, **sizes)
+            return
+        _check_scheme(proxy)
+        if proxy.url.scheme.startswith("socks"):
+            _require_socks_support(proxy)
+            self._pool = SOCKSProxyPool(
+                proxy_url=_proxy_url(proxy),
+                proxy_auth=proxy.raw_auth,
+                ssl_context=ssl_context,
+                **sizes,
+            )
+        else:
+            self._pool = HTTPProxyPool(
+                proxy_url=_proxy_url(proxy),
+                proxy_auth=proxy.raw_auth,
+                proxy_headers=proxy.headers.raw,
+                ssl_context=ssl_context,
+                proxy_ssl_context=proxy.ssl_context,
+                **sizes,
+            )
 
 
 class AsyncHTTPTransport(httpx.AsyncHTTPTransport):
-    """httpx's async transport over a pool of large-read connections (no proxy support)."""
+    """httpx's async transport over a pool of large-read connections, straight or proxied."""
 
-    def __init__(self, *, verify: ssl.SSLContext | bool, limits: httpx.Limits) -> None:
+    def __init__(
+        self,
+        *,
+        verify: ssl.SSLContext | bool,
+        limits: httpx.Limits,
+        proxy: httpx.Proxy | None = None,
+    ) -> None:
         # Deliberately not calling super().__init__(): it would build a pool to discard.
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=AsyncLargeReadBackend(),
-        )
+        ssl_context = httpx.create_ssl_context(verify=verify)
+        sizes: dict[str, Any] = {
+            "max_connections": limits.max_connections,
+            "max_keepalive_connections": limits.max_keepalive_connections,
+            "keepalive_expiry": limits.keepalive_expiry,
+            "network_backend": AsyncLargeReadBackend(),
+        }
+        self._pool: httpcore.AsyncConnectionPool
+        if proxy is None:
+            self._pool = AsyncConnectionPool(ssl_context=ssl_context, **sizes)
+            return
+        _check_scheme(proxy)
+        if proxy.url.scheme.startswith("socks"):
+            _require_socks_support(proxy)
+            self._pool = AsyncSOCKSProxyPool(
+                proxy_url=_proxy_url(proxy),
+                proxy_auth=proxy.raw_auth,
+                ssl_context=ssl_context,
+                **sizes,
+            )
+        else:
+            self._pool = AsyncHTTPProxyPool(
+                proxy_url=_proxy_url(proxy),
+                proxy_auth=proxy.raw_auth,
+                proxy_headers=proxy.headers.raw,
+                ssl_context=ssl_context,
+                proxy_ssl_context=proxy.ssl_context,
+                **sizes,
+            )

@@ -17,7 +17,7 @@ from nrpfiles._async.http import AsyncHttp
 from nrpfiles._async.records import AsyncRecordsClient
 from nrpfiles._concurrency import AsyncLock
 from nrpfiles._retry import RetryPolicy
-from nrpfiles._transport import AsyncHTTPTransport
+from nrpfiles._transport import AsyncHTTPTransport, proxy_routes
 from nrpfiles._urls import to_url
 from nrpfiles._version import __version__
 from nrpfiles.config import RepositoryConfig, resolve_config
@@ -36,6 +36,14 @@ class AsyncClient:
     ``/api``) or an alias from the configuration file; without it the
     environment and the configuration file's default are used. Every setting
     given here wins over the environment, which wins over the file.
+
+    ``proxy`` is a proxy URL for every request (``""``: none at all); without
+    one, ``NRPFILES_PROXY`` or the file's ``proxy`` is used, and otherwise
+    ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` as stock
+    httpx reads them. The token still goes only to the repository's origin.
+
+    One client may be shared by threads (sync) or by the tasks of one event loop
+    (async); a process made by ``fork`` must make its own.
     """
 
     def __init__(
@@ -49,6 +57,7 @@ class AsyncClient:
         connect_timeout: float | None = None,
         retry: RetryPolicy | None = None,
         max_file_size: int | None = None,
+        proxy: str | None = None,
         config: RepositoryConfig | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -60,6 +69,7 @@ class AsyncClient:
             timeout=timeout,
             connect_timeout=connect_timeout,
             max_file_size=max_file_size,
+            proxy=proxy,
         )
         repository_url = to_url(self.config.url)
         _warn_on_plain_http_token(repository_url, self.config.token)
@@ -132,6 +142,18 @@ def _http_client(
     limits = httpx.Limits(
         max_connections=_POOL_CONNECTIONS, max_keepalive_connections=_POOL_CONNECTIONS
     )
+    mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
+    if transport is None:
+        # Given a transport, httpx reads no proxy variables: route them here instead.
+        by_proxy: dict[str, httpx.AsyncBaseTransport] = {}
+        for pattern, proxy in proxy_routes(config.proxy).items():
+            if proxy is not None and str(proxy.url) not in by_proxy:
+                by_proxy[str(proxy.url)] = AsyncHTTPTransport(
+                    verify=verify, limits=limits, proxy=proxy
+                )
+            mounts[pattern] = None if proxy is None else by_proxy[str(proxy.url)]
+    elif config.proxy:
+        raise ValueError("proxy= and transport= cannot be combined: the transport is the route")
     return httpx.AsyncClient(
         timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
         verify=verify,
@@ -141,6 +163,7 @@ def _http_client(
         limits=limits,
         # Large socket reads: stock httpcore's 64 KiB reads cap downloads well below curl.
         transport=transport or AsyncHTTPTransport(verify=verify, limits=limits),
+        mounts=mounts,
     )
 
 

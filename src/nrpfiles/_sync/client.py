@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/client.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 0e414d8cef5574e7fd79fcfa862b6fa7d97e4780a8f47967c0de44c1de97a8cf
+# body-sha256: 7d2174048e61efccfccd6e27995046cb88f06862ea3d4c1ab63532d6f1cb74c8
 """The async repository client: configuration, the shared connection pool, discovery."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from nrpfiles._sync.http import Http
 from nrpfiles._sync.records import RecordsClient
 from nrpfiles._concurrency import Lock
 from nrpfiles._retry import RetryPolicy
-from nrpfiles._transport import HTTPTransport
+from nrpfiles._transport import HTTPTransport, proxy_routes
 from nrpfiles._urls import to_url
 from nrpfiles._version import __version__
 from nrpfiles.config import RepositoryConfig, resolve_config
@@ -38,6 +38,14 @@ class Client:
     ``/api``) or an alias from the configuration file; without it the
     environment and the configuration file's default are used. Every setting
     given here wins over the environment, which wins over the file.
+
+    ``proxy`` is a proxy URL for every request (``""``: none at all); without
+    one, ``NRPFILES_PROXY`` or the file's ``proxy`` is used, and otherwise
+    ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` as stock
+    httpx reads them. The token still goes only to the repository's origin.
+
+    One client may be shared by threads (sync) or by the tasks of one event loop
+    (async); a process made by ``fork`` must make its own.
     """
 
     def __init__(
@@ -51,6 +59,7 @@ class Client:
         connect_timeout: float | None = None,
         retry: RetryPolicy | None = None,
         max_file_size: int | None = None,
+        proxy: str | None = None,
         config: RepositoryConfig | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -62,6 +71,7 @@ class Client:
             timeout=timeout,
             connect_timeout=connect_timeout,
             max_file_size=max_file_size,
+            proxy=proxy,
         )
         repository_url = to_url(self.config.url)
         _warn_on_plain_http_token(repository_url, self.config.token)
@@ -134,6 +144,18 @@ def _http_client(
     limits = httpx.Limits(
         max_connections=_POOL_CONNECTIONS, max_keepalive_connections=_POOL_CONNECTIONS
     )
+    mounts: dict[str, httpx.BaseTransport | None] = {}
+    if transport is None:
+        # Given a transport, httpx reads no proxy variables: route them here instead.
+        by_proxy: dict[str, httpx.BaseTransport] = {}
+        for pattern, proxy in proxy_routes(config.proxy).items():
+            if proxy is not None and str(proxy.url) not in by_proxy:
+                by_proxy[str(proxy.url)] = HTTPTransport(
+                    verify=verify, limits=limits, proxy=proxy
+                )
+            mounts[pattern] = None if proxy is None else by_proxy[str(proxy.url)]
+    elif config.proxy:
+        raise ValueError("proxy= and transport= cannot be combined: the transport is the route")
     return httpx.Client(
         timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
         verify=verify,
@@ -143,6 +165,7 @@ def _http_client(
         limits=limits,
         # Large socket reads: stock httpcore's 64 KiB reads cap downloads well below curl.
         transport=transport or HTTPTransport(verify=verify, limits=limits),
+        mounts=mounts,
     )
 
 

@@ -82,7 +82,10 @@ class RepositoryConfig:
     counts all attempts of a request, the first included; ``retry_max_wait``
     caps the pause between two of them, in seconds. ``max_file_size`` (bytes)
     refuses larger uploads before anything is sent, where the repository's
-    limit is known (Zenodo's is 50 GB).
+    limit is known (Zenodo's is 50 GB). ``proxy`` (an ``http``, ``https``,
+    ``socks5`` or ``socks5h`` URL) carries every request; ``None`` follows
+    ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` as httpx
+    does; ``""`` goes straight, whatever the environment says.
     """
 
     url: str = attrs.field(repr=_redacted)
@@ -95,6 +98,7 @@ class RepositoryConfig:
     retry_attempts: int = DEFAULT_RETRY_ATTEMPTS
     retry_max_wait: float = attrs.field(default=DEFAULT_RETRY_MAX_WAIT, converter=float)
     max_file_size: int | None = None
+    proxy: str | None = attrs.field(default=None, repr=lambda url: _redacted(url) if url else repr(url))
 
     def __str__(self) -> str:
         return repr(self)
@@ -111,6 +115,7 @@ def resolve_config(
     retry_attempts: int | None = None,
     retry_max_wait: float | None = None,
     max_file_size: int | None = None,
+    proxy: str | None = None,
     environ: Mapping[str, str] | None = None,
     config_paths: Sequence[Path] | None = None,
 ) -> RepositoryConfig:
@@ -183,6 +188,7 @@ def resolve_config(
             "max_file_size",
             layers.pick(max_file_size, "NRPFILES_MAX_FILE_SIZE", ("max_file_size",), _INTEGER, None),
         ),
+        proxy=_check_proxy(layers.pick(proxy, "NRPFILES_PROXY", ("proxy",), _TEXT, None)),
     )
 
 
@@ -318,6 +324,22 @@ class _Layers:
                 )
             return value
         return default
+
+
+_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def _check_proxy(value: str | None) -> str | None:
+    if not value:
+        return value
+    scheme, separator, rest = value.partition("://")
+    host = rest.rpartition("@")[2].split("/", 1)[0]
+    if not separator or scheme.lower() not in _PROXY_SCHEMES or not host.split(":")[0]:
+        raise ConfigurationError(
+            f"proxy must be a URL such as http://proxy.example:3128 "
+            f"({', '.join(_PROXY_SCHEMES)}), not {_redacted(value)}"
+        )
+    return value
 
 
 def _optional_limit(name: str, value: int | None) -> int | None:
