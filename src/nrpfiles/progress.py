@@ -3,7 +3,10 @@
 ``progress="Uploading data.csv"`` draws a tqdm bar on stderr with bytes in
 binary units, rate and ETA, one bar per file; bars of parallel transfers
 stack without garbling, and each finished bar leaves one summary line above
-the live ones. No bar is drawn when stderr is not a terminal, nor when
+the live ones. In an IPython kernel (Jupyter, JupyterLab, VS Code, Colab)
+bars are tqdm's notebook widgets, chosen by ``tqdm.auto`` (text bars where
+ipywidgets is missing), and each finished widget stays as its summary.
+Elsewhere no bar is drawn when stderr is not a terminal; nowhere when
 ``NRPFILES_NO_PROGRESS`` or ``TQDM_DISABLE`` is set to a true value.
 
 ``progress=callback`` calls ``callback(bytes_done, total_or_None)``: once when
@@ -24,13 +27,20 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import IO, TypeAlias
+from typing import IO, Any, TypeAlias
 
 from tqdm import tqdm
 
 from nrpfiles._pacing import pacing_observer
 
-__all__ = ["Progress", "ProgressCallback", "ProgressSpec", "open_progress", "progress_disabled"]
+__all__ = [
+    "Progress",
+    "ProgressCallback",
+    "ProgressSpec",
+    "in_ipython_kernel",
+    "open_progress",
+    "progress_disabled",
+]
 
 ProgressCallback: TypeAlias = Callable[[int, int | None], None]
 ProgressSpec: TypeAlias = str | ProgressCallback | None
@@ -44,10 +54,29 @@ def _env_true(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in _TRUE_WORDS
 
 
+def in_ipython_kernel() -> bool:
+    """Whether this runs in an IPython kernel, whose stderr is a notebook cell, not a terminal.
+
+    A kernel has imported IPython already; a script that never did is not in one,
+    and a terminal IPython shell has no kernel.
+    """
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    try:
+        shell = ipython.get_ipython()
+    except Exception:  # a half-initialised or unusual IPython: not ours to judge
+        return False
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
 def progress_disabled(stream: IO[str] | None = None) -> bool:
-    """Whether bars are off: not a terminal, or turned off by the environment."""
+    """Whether bars are off: turned off by the environment, or stderr is neither a
+    terminal nor a notebook cell."""
     if _env_true("NRPFILES_NO_PROGRESS") or _env_true("TQDM_DISABLE"):
         return True
+    if stream is None and in_ipython_kernel():
+        return False
     stream = sys.stderr if stream is None else stream
     try:
         return stream is None or not stream.isatty()
@@ -138,10 +167,21 @@ class _CallbackProgress(Progress):
         self._callback(self._done, self._total)
 
 
+def _notebook_bar_class() -> type[tqdm[Any]]:
+    # Imported late: tqdm.auto chooses widgets or text once, when first imported.
+    from tqdm.auto import tqdm as auto_tqdm
+
+    return auto_tqdm
+
+
 class _BarProgress(Progress):
-    def __init__(self, label: str | None, total: int | None, stream: IO[str]) -> None:
+    def __init__(
+        self, label: str | None, total: int | None, stream: IO[str], *, notebook: bool = False
+    ) -> None:
         super().__init__(total)
-        self._bar = tqdm(
+        self._notebook = notebook
+        bar_class = _notebook_bar_class() if notebook else tqdm
+        self._bar = bar_class(
             total=total,
             desc=label,
             unit="B",
@@ -150,9 +190,10 @@ class _BarProgress(Progress):
             file=stream,
             dynamic_ncols=True,
             mininterval=_BAR_INTERVAL_SECONDS,
-            # Finished bars are cleared and summarised by tqdm.write, which
-            # prints above the live bars instead of over one of them.
-            leave=False,
+            # On a terminal finished bars are cleared and summarised by tqdm.write,
+            # which prints above the live bars instead of over one of them; a
+            # notebook widget is its own summary.
+            leave=notebook,
         )
         self._stream = stream
         self._shown = 0  # bytes already handed to tqdm
@@ -178,6 +219,9 @@ class _BarProgress(Progress):
     def _close_locked(self) -> None:
         bar = self._bar
         bar.n = self._done
+        if self._notebook:
+            bar.close()
+            return
         summary = bar.format_dict
         summary["rate"] = None  # the whole transfer's average, not the recent rate
         line = bar.format_meter(**summary)
@@ -203,5 +247,5 @@ def open_progress(
         if progress_disabled():
             return Progress(total)
         label = progress if isinstance(progress, str) and progress else description
-        return _BarProgress(label, total, sys.stderr)
+        return _BarProgress(label, total, sys.stderr, notebook=in_ipython_kernel())
     raise TypeError(f"progress is a label, a callable or None, not {type(progress).__name__}")
