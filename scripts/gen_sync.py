@@ -34,6 +34,7 @@ REPLACEMENTS = {
     # the package's own flavour names
     "_async": "_sync",
     "get_async_client": "get_sync_client",
+    "_AsyncLargeReadStream": "_LargeReadStream",  # nrpfiles._transport, seen by tests
     # httpx
     "aiter_bytes": "iter_bytes",
     "aiter_raw": "iter_raw",

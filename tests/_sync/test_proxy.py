@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_proxy.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 4e6f6161c954a0ef5d038d0551f08a825abd57af7a2baab6f16d65683cc533cf
+# body-sha256: 5bad86539d00da870483304e6ef92b8f52b00ce53e9b18d444a51fe58b2b15d6
 """Requests through a real forward proxy on loopback: from the environment, ``proxy=``, the file.
 
 The proxy (proxy.py, started once per session) demands credentials and logs
@@ -9,17 +9,25 @@ can say which requests went through it and what they carried.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import random
 import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
+import trustme
 
 from nrpfiles import Client, RepositoryCommunicationError, RetryPolicy, get_sync_client
-from nrpfiles._transport import LargeReadBackend
+from nrpfiles._transport import LargeReadBackend, _LargeReadStream
 from nrpfiles.streams import MemorySink
 from tests.conftest import PROXY_CREDENTIALS
 
@@ -173,3 +181,59 @@ def test_proxy_argument_and_configuration_file_win_over_the_environment(
     with client:
         round_trip(client, b"from get_async_client")
     assert http_proxy.requests()
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def https_files(directory: Path, certificate: trustme.LeafCert) -> Iterator[str]:
+    """Files over TLS on 127.0.0.1 while the block runs."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    certificate.configure_cert(context)
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_QuietFiles, directory=str(directory))
+    )
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_https_goes_through_a_connect_tunnel_with_large_reads(
+    http_proxy, tmp_path, monkeypatch
+):
+    authority = trustme.CA()
+    authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    data = random.Random(4).randbytes(8 * MIB)
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "data.bin").write_bytes(data)
+    received = []
+    read = _LargeReadStream.read
+
+    def remembered_read(self, max_bytes, timeout=None):
+        chunk = read(self, max_bytes, timeout)
+        received.append(len(chunk))
+        return chunk
+
+    monkeypatch.setattr(_LargeReadStream, "read", remembered_read)
+    monkeypatch.setenv("HTTPS_PROXY", http_proxy.url)
+    with https_files(tmp_path / "files", authority.issue_cert("127.0.0.1")) as url:
+        with Client(
+            url, token="tunnelled-token", ca_bundle=str(tmp_path / "ca.pem"), retry=FAST
+        ) as client:
+            response = client._http.request("GET", f"{url}/data.bin")
+    assert response.content == data
+    # the proxy saw the tunnel being opened, and neither the path nor the token
+    [tunnel] = http_proxy.requests()
+    assert (tunnel["method"], tunnel["port"]) == ("CONNECT", port_of(url))
+    assert tunnel["authorization"] is None and tunnel["proxy_authorization"]
+    # the body came up through the large-read stream over the tunnel's TLS
+    assert sum(received) >= len(data)
