@@ -23,6 +23,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 
+import anyio
 import httpcore
 
 
@@ -163,7 +164,9 @@ class AsyncGuardedConnection(httpcore.AsyncConnectionInterface):
         try:
             response = await self._connection.handle_async_request(request)
         except BaseException:
-            await self._release()
+            # A cancelled request must still close a connection retired meanwhile.
+            with anyio.CancelScope(shield=True):
+                await self._release()
             raise
         return httpcore.Response(
             status=response.status,
