@@ -72,7 +72,7 @@ def server() -> Iterator[tuple[str, threading.Event]]:
     send_rest = threading.Event()
     handler = type("Handler", (Answers,), {"send_rest": send_rest})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}", send_rest
