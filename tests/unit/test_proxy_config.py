@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from nrpfiles import AsyncClient, Client
@@ -90,3 +91,8 @@ def test_a_socks_proxy_without_socksio_says_what_to_install(monkeypatch: pytest.
     with pytest.raises(ConfigurationError, match=r"httpx\[socks\]") as refused:
         Client(URL, proxy="socks5://alice:pa55word@proxy.example.org:1080")
     assert "pa55word" not in str(refused.value)
+
+
+def test_a_proxy_and_a_transport_together_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match="transport is the route"):
+        Client(URL, proxy=PROXY, transport=httpx.MockTransport(lambda request: httpx.Response(200)))

@@ -21,6 +21,7 @@ from nrpfiles._transport import AsyncHTTPTransport, proxy_routes
 from nrpfiles._urls import to_url
 from nrpfiles._version import __version__
 from nrpfiles.config import RepositoryConfig, resolve_config
+from nrpfiles.errors import ConfigurationError
 from nrpfiles.models import RepositoryInfo
 
 logger = logging.getLogger("nrpfiles")
@@ -153,7 +154,7 @@ def _http_client(
                 )
             mounts[pattern] = None if proxy is None else by_proxy[str(proxy.url)]
     elif config.proxy:
-        raise ValueError("proxy= and transport= cannot be combined: the transport is the route")
+        raise ConfigurationError("a proxy and a transport were both given: the transport is the route")
     return httpx.AsyncClient(
         timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
         verify=verify,

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/client.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 7d2174048e61efccfccd6e27995046cb88f06862ea3d4c1ab63532d6f1cb74c8
+# body-sha256: 22f1c7d1c33f6d94c4e4bbd4386dcc0461a0bdbd1f502339111f7ed1149d311b
 """The async repository client: configuration, the shared connection pool, discovery."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from nrpfiles._transport import HTTPTransport, proxy_routes
 from nrpfiles._urls import to_url
 from nrpfiles._version import __version__
 from nrpfiles.config import RepositoryConfig, resolve_config
+from nrpfiles.errors import ConfigurationError
 from nrpfiles.models import RepositoryInfo
 
 logger = logging.getLogger("nrpfiles")
@@ -155,7 +156,7 @@ def _http_client(
                 )
             mounts[pattern] = None if proxy is None else by_proxy[str(proxy.url)]
     elif config.proxy:
-        raise ValueError("proxy= and transport= cannot be combined: the transport is the route")
+        raise ConfigurationError("a proxy and a transport were both given: the transport is the route")
     return httpx.Client(
         timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
         verify=verify,
