@@ -11,6 +11,7 @@ breaks off is asked for again from the byte where it stopped.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from types import TracebackType
@@ -19,9 +20,10 @@ from typing import TYPE_CHECKING
 import httpx
 
 from nrpfiles._async.http import AsyncHttp
-from nrpfiles._checksums import Digest, ExpectedChecksum, expected_checksum
-from nrpfiles._concurrency import AsyncJob, async_sleep
+from nrpfiles._checksums import ExpectedChecksum, expected_checksum
+from nrpfiles._concurrency import AsyncJob, async_run_in_thread, async_sleep
 from nrpfiles._reader_base import AsyncReaderBase
+from nrpfiles._stream_hasher import StreamHasher
 from nrpfiles.errors import ChecksumMismatchError, TransferError
 from nrpfiles.limits import async_slot
 from nrpfiles.models import File
@@ -57,7 +59,7 @@ class AsyncFileReader(AsyncReaderBase):
         self._pending = memoryview(b"")
         self._position = 0
         self._expected: ExpectedChecksum | None = None
-        self._digest: Digest | None = None
+        self._hasher: StreamHasher | None = None
         self._etag: str | None = None
         self._ended = False
         self._mismatch: ChecksumMismatchError | None = None
@@ -142,6 +144,8 @@ class AsyncFileReader(AsyncReaderBase):
     async def aclose(self) -> None:
         """Release the connection; reading afterwards raises ``ValueError``."""
         self._closed = True
+        if self._hasher is not None and not self._ended:
+            self._hasher.cancel()  # not read to its end: nothing to verify
         stack, self._stack, self._chunks = self._stack, None, None
         if stack is not None:
             await stack.aclose()
@@ -181,7 +185,9 @@ class AsyncFileReader(AsyncReaderBase):
                 file.checksum or "none",
             )
         else:
-            self._digest = self._expected.new_digest()
+            # On its own thread, so hashing overlaps reading; stopped if the reader is dropped.
+            self._hasher = StreamHasher(self._expected.new_digest())
+            weakref.finalize(self, self._hasher.cancel)
 
     def _content_url(self) -> str:
         file = self.file
@@ -234,8 +240,9 @@ class AsyncFileReader(AsyncReaderBase):
                 if self._mismatch is not None:
                     raise self._mismatch  # on every read after the end, not only the first
                 return memoryview(b"")
-            if self._digest is not None:
-                self._digest.update(chunk)
+            if self._hasher is not None and not self._hasher.offer(chunk):
+                hasher = self._hasher
+                await async_run_in_thread(lambda: hasher.put(chunk))
             self._position += len(chunk)
             self._pending = memoryview(chunk)
         cut = len(self._pending) if limit is None else min(limit, len(self._pending))
@@ -299,9 +306,9 @@ class AsyncFileReader(AsyncReaderBase):
         stack, self._stack, self._chunks = self._stack, None, None
         if stack is not None:
             await stack.aclose()
-        if self._digest is None or self._expected is None:
+        if self._hasher is None or self._expected is None:
             return
-        actual = self._digest.hexdigest()
+        actual = await async_run_in_thread(self._hasher.hexdigest)
         if actual != self._expected.value:
             file = self.file
             self._mismatch = ChecksumMismatchError(

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/reading.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 049cc7272294bb9bcf85f9bd0db9ff58dd76c1d14616816219cfb344c81d06a7
+# body-sha256: b401de4505f85c8d695b0c94aa240152b5891040035a99cc1e2bd28f47c81a4e
 """``client.files.open()``: a repository file read as a stream, verified as its bytes pass.
 
 Nothing touches the disk: bytes go from the response to the caller. The
@@ -13,6 +13,7 @@ breaks off is asked for again from the byte where it stopped.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Iterator
 from contextlib import ExitStack
 from types import TracebackType
@@ -21,9 +22,10 @@ from typing import TYPE_CHECKING
 import httpx
 
 from nrpfiles._sync.http import Http
-from nrpfiles._checksums import Digest, ExpectedChecksum, expected_checksum
-from nrpfiles._concurrency import Job, sleep
+from nrpfiles._checksums import ExpectedChecksum, expected_checksum
+from nrpfiles._concurrency import Job, run_in_thread, sleep
 from nrpfiles._reader_base import ReaderBase
+from nrpfiles._stream_hasher import StreamHasher
 from nrpfiles.errors import ChecksumMismatchError, TransferError
 from nrpfiles.limits import slot
 from nrpfiles.models import File
@@ -59,7 +61,7 @@ class FileReader(ReaderBase):
         self._pending = memoryview(b"")
         self._position = 0
         self._expected: ExpectedChecksum | None = None
-        self._digest: Digest | None = None
+        self._hasher: StreamHasher | None = None
         self._etag: str | None = None
         self._ended = False
         self._mismatch: ChecksumMismatchError | None = None
@@ -144,6 +146,8 @@ class FileReader(ReaderBase):
     def close(self) -> None:
         """Release the connection; reading afterwards raises ``ValueError``."""
         self._closed = True
+        if self._hasher is not None and not self._ended:
+            self._hasher.cancel()  # not read to its end: nothing to verify
         stack, self._stack, self._chunks = self._stack, None, None
         if stack is not None:
             stack.close()
@@ -183,7 +187,9 @@ class FileReader(ReaderBase):
                 file.checksum or "none",
             )
         else:
-            self._digest = self._expected.new_digest()
+            # On its own thread, so hashing overlaps reading; stopped if the reader is dropped.
+            self._hasher = StreamHasher(self._expected.new_digest())
+            weakref.finalize(self, self._hasher.cancel)
 
     def _content_url(self) -> str:
         file = self.file
@@ -236,8 +242,9 @@ class FileReader(ReaderBase):
                 if self._mismatch is not None:
                     raise self._mismatch  # on every read after the end, not only the first
                 return memoryview(b"")
-            if self._digest is not None:
-                self._digest.update(chunk)
+            if self._hasher is not None and not self._hasher.offer(chunk):
+                hasher = self._hasher
+                run_in_thread(lambda: hasher.put(chunk))
             self._position += len(chunk)
             self._pending = memoryview(chunk)
         cut = len(self._pending) if limit is None else min(limit, len(self._pending))
@@ -301,9 +308,9 @@ class FileReader(ReaderBase):
         stack, self._stack, self._chunks = self._stack, None, None
         if stack is not None:
             stack.close()
-        if self._digest is None or self._expected is None:
+        if self._hasher is None or self._expected is None:
             return
-        actual = self._digest.hexdigest()
+        actual = run_in_thread(self._hasher.hexdigest)
         if actual != self._expected.value:
             file = self.file
             self._mismatch = ChecksumMismatchError(
