@@ -41,12 +41,19 @@ def _client(info: dict[str, str]):
     return Client(info["url"], token=info["token"])
 
 
-def worker_pipe_upload(info: dict[str, str], record_id: str) -> dict[str, float]:
+def worker_pipe_upload(info: dict[str, str], record_id: str, size: str) -> dict[str, float]:
     with _client(info) as client:
         client.files.list(record_id)  # imports done, connection open: the baseline
         before = _vm("VmRSS")
         started = time.perf_counter()
-        file = client.files.upload(record_id, "piped.bin", {}, sys.stdin.buffer)
+        file = client.files.upload(
+            record_id,
+            "piped.bin",
+            {},
+            sys.stdin.buffer,
+            overwrite=True,
+            size=int(size) if size != "-" else None,
+        )
     seconds = time.perf_counter() - started
     return {
         "bytes": file.size or 0,
@@ -110,7 +117,7 @@ def main() -> None:
     if args.worker:
         info = json.loads(args.worker[1])
         if args.worker[0] == "pipe-upload":
-            result = worker_pipe_upload(info, args.worker[2])
+            result = worker_pipe_upload(info, args.worker[2], args.worker[3])
         else:
             result = worker_read(info, args.worker[2], args.worker[0], args.worker[3])
         print(json.dumps(result))
@@ -127,14 +134,22 @@ def main() -> None:
             info = json.loads(server.stdout.readline())
             with _client(info) as client:
                 record_id = client.records.create({"metadata": {"title": "bench"}}).id
-            feeder = subprocess.Popen(
-                ["head", "-c", str(args.size_mib * MIB), "/dev/urandom"], stdout=subprocess.PIPE
-            )
-            upload = _run_worker(["pipe-upload", json.dumps(info), record_id], stdin=feeder.stdout)
-            feeder.wait()
-            print(f"pipe upload of {upload['bytes'] / MIB:.0f} MiB from sys.stdin.buffer: "
-                  f"{upload['seconds']:.1f} s, RSS before {upload['rss_before_mib']:.0f} MiB, "
-                  f"peak above that {upload['peak_above_mib']:.0f} MiB")
+            size = args.size_mib * MIB
+            for given in ("-", str(size)):
+                feeder = subprocess.Popen(
+                    ["head", "-c", str(size), "/dev/urandom"], stdout=subprocess.PIPE
+                )
+                upload = _run_worker(
+                    ["pipe-upload", json.dumps(info), record_id, given], stdin=feeder.stdout
+                )
+                feeder.wait()
+                how = "spooled first" if given == "-" else "size= given"
+                print(
+                    f"pipe upload ({how}) of {upload['bytes'] / MIB:.0f} MiB from "
+                    f"sys.stdin.buffer: {upload['seconds']:.1f} s, RSS before "
+                    f"{upload['rss_before_mib']:.0f} MiB, peak above that "
+                    f"{upload['peak_above_mib']:.0f} MiB"
+                )
             target = scratch + "/back.bin"
             for how in ("sync-open", "sync-download", "async-open", "async-download"):
                 best = min(

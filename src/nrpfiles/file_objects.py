@@ -9,9 +9,11 @@ position stands, as :func:`shutil.copyfileobj` would read it:
   each read a range; every read seeks and reads under one lock per object,
   so they never disturb each other's position;
 - an object that cannot seek (a pipe, ``sys.stdin.buffer``, a socket file)
-  is first copied into an anonymous temporary file, a few MiB at a time, so
-  memory stays flat whatever its length. Everything after that reads the
-  copy, so a retried request or a part sent again finds its bytes.
+  is copied into an anonymous temporary file, a few MiB at a time, so memory
+  stays flat whatever its length. Without ``size=`` the copy is made first,
+  to learn the size; with it, the upload starts at once and the copy grows
+  as the bytes are sent. Every reader reads the copy, so a retried request
+  or a part sent again finds its bytes.
 
 The object is never closed here, and its position afterwards is wherever
 the last read left it: seek it if you read it again.
@@ -30,7 +32,7 @@ from typing import IO, Any
 
 from nrpfiles.streams import DEFAULT_CHUNK_SIZE, DataSource, SourceChangedError
 
-__all__ = ["FileObjectSource", "file_object_source", "is_file_object"]
+__all__ = ["FileObjectSource", "SpoolingSource", "file_object_source", "is_file_object"]
 
 _SPOOL_CHUNK = 4 << 20
 # One lock per caller's object, shared by every source made from it: two uploads of
@@ -198,9 +200,11 @@ def file_object_source(obj: Any, *, size: int | None = None) -> DataSource:
     """A :class:`DataSource` over a binary file object, from its current position.
 
     ``size``, when given, must be what the object holds from its position on:
-    a difference raises ``ValueError`` before anything is sent. An object that
-    cannot seek is copied to a temporary file first (flat memory); the copy
-    goes when the source is garbage-collected.
+    for an object that can seek, a difference raises ``ValueError`` before
+    anything is sent. An object that cannot seek is copied to a temporary file
+    (flat memory): first, without ``size``; as it is sent, with it (a stream
+    that turns out shorter or longer fails the upload with
+    ``SourceChangedError``). The copy goes when the source is garbage-collected.
     """
     if size is not None and (not isinstance(size, int) or size < 0):
         raise ValueError(f"size must be a non-negative number of bytes, got {size!r}")
@@ -215,6 +219,8 @@ def file_object_source(obj: Any, *, size: int | None = None) -> DataSource:
     content_type = _content_type_of(given)
     measured = _position_and_end(obj)
     if measured is None:
+        if size is not None:
+            return SpoolingSource(obj, size, name=name, content_type=content_type)
         return _spooled(obj, size, name, content_type)
     start, end = measured
     available = max(0, end - start)
@@ -250,3 +256,88 @@ def _spooled(obj: Any, size: int | None, name: str | None, content_type: str | N
     source = FileObjectSource(spool, 0, copied, name=name, content_type=content_type)
     weakref.finalize(source, spool.close)
     return source
+
+
+class SpoolingSource(DataSource):
+    """A stream that cannot seek, of a size the caller gave: sent while it is being read.
+
+    Whichever reader needs bytes beyond what has been read so far takes them
+    from the stream and appends them to an anonymous temporary file; every
+    reader reads its range from that file. So the upload starts at once, a
+    retried request or a part sent again finds its bytes, and memory stays
+    flat. A stream that ends before ``size`` bytes, or goes on after them,
+    fails the upload with ``SourceChangedError``.
+    """
+
+    def __init__(
+        self, obj: Any, size: int, *, name: str | None = None, content_type: str | None = None
+    ) -> None:
+        self._obj = obj
+        self._size = size
+        self._name = name
+        self._content_type = content_type
+        self._spool = tempfile.TemporaryFile(prefix="nrpfiles-spool-")  # noqa: SIM115
+        weakref.finalize(self, self._spool.close)
+        self._spooled = 0
+        self._fill_lock = threading.Lock()  # one reader at a time takes from the stream
+        self._spool_lock = threading.Lock()  # seek and read of the spool as one step
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def name(self) -> str | None:
+        return self._name
+
+    @property
+    def content_type(self) -> str:
+        return self._content_type or super().content_type
+
+    def iter_chunks(
+        self, offset: int = 0, length: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> Generator[bytes, None, None]:
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+        if offset < 0 or offset > self._size:
+            raise ValueError(f"offset {offset} outside a source of {self._size} bytes")
+        remaining = self._size - offset if length is None else length
+        if remaining < 0 or offset + remaining > self._size:
+            raise ValueError(f"range {offset}+{length} outside a source of {self._size} bytes")
+        return self._read(offset, remaining, chunk_size)
+
+    def _read(self, position: int, remaining: int, chunk_size: int) -> Generator[bytes, None, None]:
+        while remaining > 0:
+            wanted = min(chunk_size, remaining)
+            self._fill_to(position + wanted)
+            with self._spool_lock:
+                self._spool.seek(position)
+                chunk = _read_exactly(self._spool, wanted)
+            position += len(chunk)
+            remaining -= len(chunk)
+            yield chunk
+
+    def _fill_to(self, end: int) -> None:
+        if self._spooled >= end:
+            return
+        with self._fill_lock:
+            while self._spooled < end:
+                wanted = min(_SPOOL_CHUNK, self._size - self._spooled)
+                data = _require_bytes(self._obj.read(wanted), self._obj)
+                if not data:
+                    raise SourceChangedError(
+                        f"{type(self._obj).__name__} ended after {self._spooled} bytes, "
+                        f"size={self._size} was given"
+                    )
+                with self._spool_lock:
+                    self._spool.seek(self._spooled)
+                    self._spool.write(data)
+                    self._spool.flush()
+                self._spooled += len(data)
+            if self._spooled == self._size and self._obj.read(1):
+                raise SourceChangedError(
+                    f"{type(self._obj).__name__} holds more than the size={self._size} given"
+                )
+
+    def __repr__(self) -> str:
+        return f"SpoolingSource(<{type(self._obj).__name__}>, {self._size} bytes)"

@@ -64,7 +64,8 @@ async def test_an_open_file_is_uploaded_and_left_open(client, draft, tmp_path):
     assert verified(data, file) and await downloaded(client, file) == data
 
 
-async def test_a_pipe_is_uploaded_in_parts_after_spooling(client, draft):
+@pytest.mark.parametrize("size_given", [False, True], ids=["spooled-first", "size-given"])
+async def test_a_pipe_is_uploaded_in_parts(client, draft, size_given):
     data = random_bytes(11 * MIB, seed=3)
     read_end, write_end = os.pipe()
 
@@ -77,12 +78,29 @@ async def test_a_pipe_is_uploaded_in_parts_after_spooling(client, draft):
     try:
         with os.fdopen(read_end, "rb") as pipe:
             file = await client.files.upload(
-                draft, "piped.bin", {}, pipe, "multipart", {"part_size": PART}, size=len(data)
+                draft,
+                "piped.bin",
+                {},
+                pipe,
+                "multipart",
+                {"part_size": PART},
+                size=len(data) if size_given else None,
             )
             assert not pipe.closed
     finally:
         writer.join()
     assert verified(data, file) and await downloaded(client, file) == data
+
+
+async def test_a_stream_shorter_than_its_size_fails_and_leaves_nothing(client, draft):
+    from nrpfiles.streams import SourceChangedError
+
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"only this")
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe, pytest.raises(SourceChangedError, match="ended after 9"):
+        await client.files.upload(draft, "short.bin", {}, pipe, size=1000)
+    assert [f.key for f in await client.files.list(draft)] == []
 
 
 async def test_django_uploaded_files_in_memory_and_on_disk(client, draft, django_settings):

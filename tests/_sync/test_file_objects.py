@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_file_objects.py by scripts/gen_sync.py: do not edit.
-# body-sha256: ec9e5f751a86f1947d9ceab7605eac044670a8e001b3c2f5dba4fac8eef2fbd6
+# body-sha256: f617cd700867a95c0d4a770fed6c9d63869c47f4d0e2cd2aeedebf6cd95888b0
 """File objects in, streams out: uploads from what web frameworks hand over, and files.open()."""
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ def test_an_open_file_is_uploaded_and_left_open(client, draft, tmp_path):
     assert verified(data, file) and downloaded(client, file) == data
 
 
-def test_a_pipe_is_uploaded_in_parts_after_spooling(client, draft):
+@pytest.mark.parametrize("size_given", [False, True], ids=["spooled-first", "size-given"])
+def test_a_pipe_is_uploaded_in_parts(client, draft, size_given):
     data = random_bytes(11 * MIB, seed=3)
     read_end, write_end = os.pipe()
 
@@ -79,12 +80,29 @@ def test_a_pipe_is_uploaded_in_parts_after_spooling(client, draft):
     try:
         with os.fdopen(read_end, "rb") as pipe:
             file = client.files.upload(
-                draft, "piped.bin", {}, pipe, "multipart", {"part_size": PART}, size=len(data)
+                draft,
+                "piped.bin",
+                {},
+                pipe,
+                "multipart",
+                {"part_size": PART},
+                size=len(data) if size_given else None,
             )
             assert not pipe.closed
     finally:
         writer.join()
     assert verified(data, file) and downloaded(client, file) == data
+
+
+def test_a_stream_shorter_than_its_size_fails_and_leaves_nothing(client, draft):
+    from nrpfiles.streams import SourceChangedError
+
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"only this")
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe, pytest.raises(SourceChangedError, match="ended after 9"):
+        client.files.upload(draft, "short.bin", {}, pipe, size=1000)
+    assert [f.key for f in client.files.list(draft)] == []
 
 
 def test_django_uploaded_files_in_memory_and_on_disk(client, draft, django_settings):

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from nrpfiles.file_objects import FileObjectSource, file_object_source
+from nrpfiles.file_objects import FileObjectSource, SpoolingSource, file_object_source
 from nrpfiles.streams import SourceChangedError, as_source
 
 CONTENT = bytes(range(256)) * 41 + b"tail"  # 10,500 bytes, no chunk size below divides it
@@ -86,9 +86,27 @@ def test_an_object_with_only_read_is_spooled():
 def test_size_is_checked_against_what_the_object_holds():
     with pytest.raises(ValueError, match="size=5"):
         as_source(io.BytesIO(CONTENT), size=5)
-    with pytest.raises(ValueError, match="size=5"):
-        as_source(OnlyRead(CONTENT), size=5)
-    assert as_source(OnlyRead(CONTENT), size=len(CONTENT)).size == len(CONTENT)
+    with pytest.raises(SourceChangedError, match="more than the size=5"):
+        joined(as_source(OnlyRead(CONTENT), size=5))
+    with pytest.raises(SourceChangedError, match="ended after"):
+        joined(as_source(OnlyRead(CONTENT), size=len(CONTENT) + 1))
+
+
+def test_with_a_size_a_stream_is_read_as_its_ranges_are_asked_for():
+    stream = OnlyRead(CONTENT)
+    source = as_source(stream, size=len(CONTENT))
+    assert isinstance(source, SpoolingSource)
+    assert stream._data.tell() == 0  # nothing read before the upload asks
+    assert joined(source, 0, 10) == CONTENT[:10]
+    assert stream._data.tell() < len(CONTENT)  # only as far as asked for
+    assert joined(source, 5000, 100) == CONTENT[5000:5100]
+    assert joined(source) == CONTENT  # read again from the copy, as a retry would
+
+    racing = as_source(OnlyRead(CONTENT * 30), size=len(CONTENT) * 30)
+    spans = [(offset, 9000) for offset in range(0, len(CONTENT) * 29, 8000)]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda span: joined(racing, *span, chunk_size=777), spans))
+    assert results == [(CONTENT * 30)[o : o + n] for o, n in spans]
 
 
 def test_text_and_closed_objects_are_refused_before_reading(tmp_path):
