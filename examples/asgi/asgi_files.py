@@ -10,6 +10,7 @@ import html
 import os
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
@@ -50,8 +51,11 @@ async def upload(request: Request) -> Response:
         client = repository(request)
         record_id = str(form.get("record") or "") or None
         draft = record_id or await client.records.create({"metadata": {"title": uploaded.filename}})
-        # Starlette's UploadFile goes in as it is: nrpfiles reads its .file off the event loop.
-        await client.files.upload(draft, uploaded.filename, {}, uploaded, overwrite=True)
+        try:
+            # Starlette's UploadFile goes in as it is: nrpfiles reads its .file off the event loop.
+            await client.files.upload(draft, uploaded.filename, {}, uploaded, overwrite=True)
+        except (DoesNotExistError, PermissionDeniedError) as error:
+            return JSONResponse({"error": str(error)}, status_code=404)
     record_id = record_id or draft.id
     return RedirectResponse(request.url_for("list_files", record_id=record_id), status_code=303)
 
@@ -73,7 +77,8 @@ async def serve_file(request: Request) -> Response:
         await stream.start()  # a missing file is a 404 here, before any header goes out
     except (DoesNotExistError, PermissionDeniedError) as error:
         return JSONResponse({"error": str(error)}, status_code=404)
-    headers = {"Content-Disposition": f'attachment; filename="{key}"'}
+    # filename*= survives any key: quotes, slashes, non-ASCII
+    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(key.rsplit('/', 1)[-1])}"}
     if stream.size is not None:
         headers["Content-Length"] = str(stream.size)
     return StreamingResponse(_body(stream), media_type="application/octet-stream", headers=headers)

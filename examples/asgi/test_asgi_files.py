@@ -60,13 +60,14 @@ def test_a_file_is_streamed_to_the_browser(browser):
     with browser.stream("GET", f"/records/{record_id}/files/big.bin") as response:
         assert response.status_code == 200
         assert response.headers["content-length"] == str(len(data))
-        assert 'filename="big.bin"' in response.headers["content-disposition"]
+        assert response.headers["content-disposition"] == "attachment; filename*=UTF-8''big.bin"
         chunks = list(response.iter_bytes())
     assert b"".join(chunks) == data
 
 
 def test_missing_things_are_404(browser):
     assert browser.get("/records/nosuch/files").status_code == 404
+    assert upload(browser, "a.txt", b"x", record="nosuch").status_code == 404
     record_id = uploaded_record(upload(browser, "a.txt", b"x"))
     assert browser.get(f"/records/{record_id}/files/other.txt").status_code == 404
 

@@ -85,6 +85,8 @@ def test_a_file_is_streamed_to_the_browser(browser):
 
 def test_missing_things_are_404(browser):
     assert browser.get("/records/nosuch/files").status_code == 404
+    missing_draft = {"record": "nosuch", "file": form_file("a.txt", b"x")}
+    assert browser.post("/upload", missing_draft).status_code == 404
     record_id = uploaded_record(browser.post("/upload", {"file": form_file("a.txt", b"x")}))
     assert browser.get(f"/records/{record_id}/files/other.txt").status_code == 404
 

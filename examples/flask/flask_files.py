@@ -8,6 +8,7 @@ from __future__ import annotations
 import atexit
 import os
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask, Response, abort, current_app, jsonify, redirect, request, url_for
 from markupsafe import escape
@@ -39,6 +40,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+def attachment(key: str) -> str:
+    """A Content-Disposition that survives any key: quotes, slashes, non-ASCII."""
+    return f"attachment; filename*=UTF-8''{quote(key.rsplit('/', 1)[-1])}"
+
+
 def repository() -> Client:
     client: Client = current_app.extensions["nrpfiles"]
     return client
@@ -61,8 +67,11 @@ def _routes() -> Any:
         client = repository()
         record_id = request.form.get("record") or None
         draft = record_id or client.records.create({"metadata": {"title": uploaded.filename}})
-        # werkzeug's FileStorage goes in as it is (in memory or spooled to disk by werkzeug).
-        client.files.upload(draft, uploaded.filename, {}, uploaded, overwrite=True)
+        try:
+            # werkzeug's FileStorage goes in as it is (in memory or spooled to disk by werkzeug).
+            client.files.upload(draft, uploaded.filename, {}, uploaded, overwrite=True)
+        except (DoesNotExistError, PermissionDeniedError) as error:
+            return jsonify(error=str(error)), 404
         return redirect(url_for("files.list_files", record_id=record_id or draft.id))
 
     @routes.get("/records/<record_id>/files")
@@ -82,7 +91,7 @@ def _routes() -> Any:
         except (DoesNotExistError, PermissionDeniedError) as error:
             return jsonify(error=str(error)), 404
         response = Response(stream.iter_bytes(), mimetype="application/octet-stream")
-        response.headers["Content-Disposition"] = f'attachment; filename="{key}"'
+        response.headers["Content-Disposition"] = attachment(key)
         if stream.size is not None:
             response.headers["Content-Length"] = str(stream.size)
         # The connection goes back to the pool when the response is done, read or not.

@@ -64,13 +64,15 @@ def test_a_file_is_streamed_to_the_browser(app, browser):
     response = browser.get(f"/records/{record_id}/files/big.bin", buffered=False)
     assert response.status_code == 200 and response.is_streamed
     assert response.headers["Content-Length"] == str(len(data))
-    assert 'filename="big.bin"' in response.headers["Content-Disposition"]
+    assert response.headers["Content-Disposition"] == "attachment; filename*=UTF-8''big.bin"
     assert b"".join(response.response) == data
     response.close()
 
 
 def test_missing_things_are_404(browser):
     assert browser.get("/records/nosuch/files").status_code == 404
+    missing_draft = {"record": "nosuch", "file": (io.BytesIO(b"x"), "a.txt")}
+    assert browser.post("/upload", data=missing_draft).status_code == 404
     record_id = uploaded_record(browser.post("/upload", data={"file": (io.BytesIO(b"x"), "a.txt")}))
     assert browser.get(f"/records/{record_id}/files/other.txt").status_code == 404
 

@@ -32,7 +32,10 @@ def upload(request):
     record_id = request.POST.get("record") or None
     draft = record_id or client.records.create({"metadata": {"title": uploaded.name}})
     # The UploadedFile goes in as it is: in memory or in Django's temporary file.
-    client.files.upload(draft, uploaded.name, {}, uploaded, overwrite=True)
+    try:
+        client.files.upload(draft, uploaded.name, {}, uploaded, overwrite=True)
+    except (DoesNotExistError, PermissionDeniedError) as error:
+        return JsonResponse({"error": str(error)}, status=404)
     return redirect("list-files", record_id=record_id or draft.id)
 
 
