@@ -180,9 +180,10 @@ class AsyncFilesClient:
     def open(self, file_or_url: Any, key: str | File | None = None) -> AsyncFileReader:
         """Read a file as a stream: ``open(record, key)``, ``open(file)`` or ``open(file_url)``.
 
-        Use it as a context manager (``async with``); the request goes out on
-        entering it. The reader gives ``await read(n)``, ``readinto``,
-        ``aiter_bytes(chunk_size=None)``, ``size`` and ``file`` (the entry).
+        Use it as a context manager; the request goes out on entering it (or
+        on ``start()``). The reader gives ``read(n)``, ``readinto``, an
+        iteration over chunks (``iter_bytes``, async: ``aiter_bytes``, with
+        ``chunk_size=None``), ``size`` and ``file`` (the entry).
         Nothing is written to disk. The checksum is recomputed as the bytes
         pass and compared at the end of the stream:
         ``ChecksumMismatchError`` then means the bytes already read are not

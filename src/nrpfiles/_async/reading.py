@@ -41,9 +41,9 @@ _BROKEN_BODY = (httpx.TransportError, httpx.StreamError)
 class AsyncFileReader(AsyncReaderBase):
     """A repository file as a readable binary stream; get one from ``client.files.open()``.
 
-    The request goes out on entering ``async with`` (or :meth:`start`, or the
-    first read); leaving the block, or :meth:`aclose`, releases the
-    connection. :attr:`file` is the file's entry, :attr:`size` its length.
+    The request goes out on entering its ``with`` block (or on :meth:`start`,
+    or the first read); leaving the block, or closing the reader, releases
+    the connection. :attr:`file` is the file's entry, :attr:`size` its length.
     When the last byte has been read, the checksum is compared and a
     mismatch raises :class:`~nrpfiles.errors.ChecksumMismatchError`: the
     bytes already read are then not the repository's file. A stream closed

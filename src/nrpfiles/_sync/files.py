@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/files.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 5e75dfb26a8e2a81d8005960792d45afbd77063bcdd3621f6a3aefac75f2eea6
+# body-sha256: ee7550ce12ba12496a10809c0dab09afe344cfbd6f8e2fb9da04bec673ef9f61
 """``client.files``: list, read, upload, download, update and delete the files of a record."""
 
 from __future__ import annotations
@@ -182,9 +182,10 @@ class FilesClient:
     def open(self, file_or_url: Any, key: str | File | None = None) -> FileReader:
         """Read a file as a stream: ``open(record, key)``, ``open(file)`` or ``open(file_url)``.
 
-        Use it as a context manager (``async with``); the request goes out on
-        entering it. The reader gives ``await read(n)``, ``readinto``,
-        ``aiter_bytes(chunk_size=None)``, ``size`` and ``file`` (the entry).
+        Use it as a context manager; the request goes out on entering it (or
+        on ``start()``). The reader gives ``read(n)``, ``readinto``, an
+        iteration over chunks (``iter_bytes``, async: ``aiter_bytes``, with
+        ``chunk_size=None``), ``size`` and ``file`` (the entry).
         Nothing is written to disk. The checksum is recomputed as the bytes
         pass and compared at the end of the stream:
         ``ChecksumMismatchError`` then means the bytes already read are not

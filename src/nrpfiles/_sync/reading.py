@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/reading.py by scripts/gen_sync.py: do not edit.
-# body-sha256: b401de4505f85c8d695b0c94aa240152b5891040035a99cc1e2bd28f47c81a4e
+# body-sha256: 7a3f3e636acbdcbe2d435a47b9412605c40edd81ab392209864448807fc53894
 """``client.files.open()``: a repository file read as a stream, verified as its bytes pass.
 
 Nothing touches the disk: bytes go from the response to the caller. The
@@ -43,9 +43,9 @@ _BROKEN_BODY = (httpx.TransportError, httpx.StreamError)
 class FileReader(ReaderBase):
     """A repository file as a readable binary stream; get one from ``client.files.open()``.
 
-    The request goes out on entering ``async with`` (or :meth:`start`, or the
-    first read); leaving the block, or :meth:`aclose`, releases the
-    connection. :attr:`file` is the file's entry, :attr:`size` its length.
+    The request goes out on entering its ``with`` block (or on :meth:`start`,
+    or the first read); leaving the block, or closing the reader, releases
+    the connection. :attr:`file` is the file's entry, :attr:`size` its length.
     When the last byte has been read, the checksum is compared and a
     mismatch raises :class:`~nrpfiles.errors.ChecksumMismatchError`: the
     bytes already read are then not the repository's file. A stream closed
