@@ -94,6 +94,8 @@ def _position_and_end(obj: Any) -> tuple[int, int] | None:
             return None
         start = obj.tell()
         end = obj.seek(0, io.SEEK_END)
+        if not isinstance(end, int):  # some wrappers' seek returns None
+            end = obj.tell()
         obj.seek(start)
     except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both of the last
         return None

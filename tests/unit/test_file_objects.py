@@ -201,3 +201,15 @@ def test_an_async_upload_object_is_read_through_its_file():
 
     with pytest.raises(TypeError, match="coroutine"):
         file_object_source(AsyncOnly())
+
+
+class SeekReturnsNothing(io.BytesIO):
+    def seek(self, offset: int, whence: int = 0) -> None:  # type: ignore[override]
+        super().seek(offset, whence)
+
+
+def test_a_seek_that_returns_nothing_is_measured_with_tell():
+    buffer = SeekReturnsNothing(b"ab" + CONTENT)
+    buffer.seek(2)
+    source = as_source(buffer)
+    assert isinstance(source, FileObjectSource) and joined(source) == CONTENT
