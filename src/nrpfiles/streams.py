@@ -468,7 +468,7 @@ def as_source(obj: Any, *, size: int | None = None) -> DataSource:
     Accepts a path (``str`` or ``os.PathLike``), ``bytes``/``bytearray``/
     ``memoryview``, any ``DataSource`` and any binary file object (see
     :mod:`nrpfiles.file_objects`; one that cannot seek is copied to a
-    temporary file here). Validation happens here, so a missing file raises
+    temporary file, here unless ``size`` is given). Validation happens here, so a missing file raises
     ``FileNotFoundError`` (a directory ``IsADirectoryError``) before any
     request is sent. A URL is not local data: it raises ``ValueError``; check
     :func:`is_url` first to route it to a url-fetch transfer. ``size``, when

@@ -87,8 +87,9 @@ class AsyncFilesClient:
         or ``MemorySource``, or any binary file object: an open file,
         ``io.BytesIO``, a pipe, Django's ``UploadedFile``, werkzeug's
         ``FileStorage``. A file object is read from its current position and
-        never closed; one that cannot seek is first copied to a temporary file
-        (``size=``, when given, is checked against what it holds). For
+        never closed; one that cannot seek is copied to a temporary file, first
+        or (when ``size=`` gives its length) while it is sent. ``size=``, when
+        given, must be what the source holds. For
         ``transfer_type="url-fetch"`` ``source`` is the URL the repository
         fetches from. ``transfer_type`` is ``"auto"`` (multipart for
         large files where the repository offers it, else local), one of the

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/files.py by scripts/gen_sync.py: do not edit.
-# body-sha256: ee7550ce12ba12496a10809c0dab09afe344cfbd6f8e2fb9da04bec673ef9f61
+# body-sha256: 2f7ad12d392b4b94ba8b9da1b6e38d0d1d403c82f0f4b7026d760f74ecdd1cea
 """``client.files``: list, read, upload, download, update and delete the files of a record."""
 
 from __future__ import annotations
@@ -89,8 +89,9 @@ class FilesClient:
         or ``MemorySource``, or any binary file object: an open file,
         ``io.BytesIO``, a pipe, Django's ``UploadedFile``, werkzeug's
         ``FileStorage``. A file object is read from its current position and
-        never closed; one that cannot seek is first copied to a temporary file
-        (``size=``, when given, is checked against what it holds). For
+        never closed; one that cannot seek is copied to a temporary file, first
+        or (when ``size=`` gives its length) while it is sent. ``size=``, when
+        given, must be what the source holds. For
         ``transfer_type="url-fetch"`` ``source`` is the URL the repository
         fetches from. ``transfer_type`` is ``"auto"`` (multipart for
         large files where the repository offers it, else local), one of the
