@@ -13,7 +13,7 @@ from urllib.parse import quote
 from flask import Flask, Response, abort, current_app, jsonify, redirect, request, url_for
 from markupsafe import escape
 
-from nrpfiles import Client, get_sync_client
+from nrpfiles import Client
 from nrpfiles.errors import DoesNotExistError, PermissionDeniedError
 
 FORM = """<!doctype html><title>Upload</title>
@@ -31,7 +31,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         NRPFILES_TOKEN=os.environ.get("NRPFILES_TOKEN"),
     )
     app.config.update(config or {})
-    client = get_sync_client(app.config["NRPFILES_URL"], token=app.config["NRPFILES_TOKEN"])
+    # Client() asks the repository nothing until the first request: the app starts even
+    # while the repository is down.
+    client = Client(app.config["NRPFILES_URL"], token=app.config["NRPFILES_TOKEN"])
     # Extensions keep their per-app state here; Flask has no hook for the end of a
     # process, so the client's connections are closed at exit.
     app.extensions["nrpfiles"] = client
