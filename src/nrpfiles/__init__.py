@@ -6,10 +6,12 @@
 
 from nrpfiles._async.client import AsyncClient, get_async_client
 from nrpfiles._async.files import AsyncFilesClient
+from nrpfiles._async.reading import AsyncFileReader
 from nrpfiles._async.records import AsyncDraftRecordsClient, AsyncRecordsClient
 from nrpfiles._retry import RetryPolicy
 from nrpfiles._sync.client import Client, get_sync_client
 from nrpfiles._sync.files import FilesClient
+from nrpfiles._sync.reading import FileReader
 from nrpfiles._sync.records import DraftRecordsClient, RecordsClient
 from nrpfiles._version import __version__
 from nrpfiles.errors import (
@@ -37,6 +39,7 @@ RepositoryClient = Client
 __all__ = [
     "AsyncClient",
     "AsyncDraftRecordsClient",
+    "AsyncFileReader",
     "AsyncFilesClient",
     "AsyncRecordsClient",
     "AsyncRepositoryClient",
@@ -46,6 +49,7 @@ __all__ = [
     "DoesNotExistError",
     "DraftRecordsClient",
     "File",
+    "FileReader",
     "FilesClient",
     "FilesList",
     "LimitExceededError",

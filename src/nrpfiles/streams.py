@@ -462,16 +462,20 @@ class _MemoryWriter(SinkWriter):
             self._buffer = None
 
 
-def as_source(obj: Any) -> DataSource:
+def as_source(obj: Any, *, size: int | None = None) -> DataSource:
     """Turn what users pass as an upload source into a validated :class:`DataSource`.
 
     Accepts a path (``str`` or ``os.PathLike``), ``bytes``/``bytearray``/
-    ``memoryview`` and any ``DataSource``. Validation happens here, so a
-    missing file raises ``FileNotFoundError`` (a directory
-    ``IsADirectoryError``) before any request is sent. A URL is not local
-    data: it raises ``ValueError``; check :func:`is_url` first to route it to
-    a url-fetch transfer.
+    ``memoryview``, any ``DataSource`` and any binary file object (see
+    :mod:`nrpfiles.file_objects`; one that cannot seek is copied to a
+    temporary file, here unless ``size`` is given). Validation happens here, so a missing file raises
+    ``FileNotFoundError`` (a directory ``IsADirectoryError``) before any
+    request is sent. A URL is not local data: it raises ``ValueError``; check
+    :func:`is_url` first to route it to a url-fetch transfer. ``size``, when
+    given, must match what the source holds.
     """
+    from nrpfiles.file_objects import file_object_source, is_file_object
+
     source: DataSource
     if isinstance(obj, DataSource):
         source = obj
@@ -484,11 +488,16 @@ def as_source(obj: Any) -> DataSource:
         )
     elif isinstance(obj, (str, os.PathLike)):
         source = FileSource(obj)
+    elif is_file_object(obj):
+        source = file_object_source(obj, size=size)
     else:
         raise TypeError(
-            f"an upload source is a path, bytes or a DataSource, not {type(obj).__name__}"
+            "an upload source is a path, bytes, a binary file object or a DataSource, "
+            f"not {type(obj).__name__}"
         )
     source.validate()
+    if size is not None and source.size != size:
+        raise ValueError(f"size={size} but the source holds {source.size} bytes; nothing was sent")
     return source
 
 

@@ -13,9 +13,11 @@ import httpx
 
 from nrpfiles._async.download import AsyncDownloader
 from nrpfiles._async.http import decode_json
+from nrpfiles._async.reading import AsyncFileReader
 from nrpfiles._async.record_refs import AsyncRecordRefs
 from nrpfiles._async.records import record_from
 from nrpfiles._async.upload import AsyncUploader
+from nrpfiles._concurrency import async_run_in_thread
 from nrpfiles._transfer_plan import (
     check_key,
     download_ranges,
@@ -77,12 +79,19 @@ class AsyncFilesClient:
         progress: ProgressSpec = None,
         *,
         overwrite: bool = False,
+        size: int | None = None,
     ) -> File:
         """Upload ``source`` to the draft as file ``key`` and return its completed entry.
 
         ``source`` is a path (``str`` or ``Path``), ``bytes``, a ``FileSource``
-        or ``MemorySource``; for ``transfer_type="url-fetch"`` it is the URL the
-        repository fetches from. ``transfer_type`` is ``"auto"`` (multipart for
+        or ``MemorySource``, or any binary file object: an open file,
+        ``io.BytesIO``, a pipe, Django's ``UploadedFile``, werkzeug's
+        ``FileStorage``. A file object is read from its current position and
+        never closed; one that cannot seek is copied to a temporary file, first
+        or (when ``size=`` gives its length) while it is sent. ``size=``, when
+        given, must be what the source holds. For
+        ``transfer_type="url-fetch"`` ``source`` is the URL the repository
+        fetches from. ``transfer_type`` is ``"auto"`` (multipart for
         large files where the repository offers it, else local), one of the
         guide's names (``"local-file"``, ``"multipart"``, ``"url-fetch"``,
         ``"remote"``) or a wire letter (``L``, ``M``, ``F``, ``R``).
@@ -101,7 +110,10 @@ class AsyncFilesClient:
         check_key(key)
         plan_options = dict(transfer_metadata or {})
         wire_type = transfer_type_for(transfer_type, source)
-        local_source = None if wire_type in ("F", "R") else as_source(source)
+        local_source = None
+        if wire_type not in ("F", "R"):
+            # Copying a pipe to a temporary file must not stall the event loop.
+            local_source = await async_run_in_thread(lambda: as_source(source, size=size))
         if wire_type in ("F", "R"):
             to_url(source)  # malformed URLs are refused before any request
         elif local_source is not None and (
@@ -165,6 +177,34 @@ class AsyncFilesClient:
             file, data_sink, parts=parts, part_size=part_size, progress=progress
         )
         return data_sink
+
+    def open(self, file_or_url: Any, key: str | File | None = None) -> AsyncFileReader:
+        """Read a file as a stream: ``open(record, key)``, ``open(file)`` or ``open(file_url)``.
+
+        Use it as a context manager; the request goes out on entering it (or
+        on ``start()``). The reader gives ``read(n)``, ``readinto``, an
+        iteration over chunks (``iter_bytes``, async: ``aiter_bytes``, with
+        ``chunk_size=None``), ``size`` and ``file`` (the entry).
+        Nothing is written to disk. The checksum is recomputed as the bytes
+        pass and compared at the end of the stream:
+        ``ChecksumMismatchError`` then means the bytes already read are not
+        the repository's file. Redirects to storage are followed without the
+        token; a body that breaks off is resumed where it stopped.
+        """
+        if isinstance(file_or_url, File) and key is None:
+            given = file_or_url
+
+            async def known() -> File:
+                return given
+
+            return AsyncFileReader(self._http, known, given)
+
+        async def resolve() -> File:
+            if key is None:
+                return await self._read_file_url(to_url(file_or_url))
+            return await self.read(file_or_url, key)
+
+        return AsyncFileReader(self._http, resolve)
 
     async def update(self, file: File) -> File:
         """Save a file's ``metadata`` (and ``access``) as edited; returns the new entry."""
@@ -295,7 +335,9 @@ def transfer_type_for(requested: str | None, source: Any) -> str:
     """The wire type to use: explicit, or "url-fetch" when auto meets a URL source."""
     wire = transfer_type(requested)
     if source is None:
-        raise ValueError("an upload needs a source: a path, bytes, a DataSource or a URL")
+        raise ValueError(
+            "an upload needs a source: a path, bytes, a file object, a DataSource or a URL"
+        )
     if wire == "auto" and is_url(source):
         return "F"
     if wire in ("F", "R") and not is_url(source):
