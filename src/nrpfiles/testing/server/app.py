@@ -30,8 +30,9 @@ _REQUEST = r"/api/requests/(?:extended/)?(?P<request_id>[^/]+)"
 
 ROUTES: list[tuple[str, str, Endpoint]] = [
     ("GET", r"/", discovery.home_page),
-    ("GET", r"/\.well-known/repository/?", discovery.well_known),
-    ("GET", r"/\.well-known/repository/models/?", discovery.models),
+    # oarepo-runtime registers the document with the site and with its API
+    ("GET", r"(?:/api)?/\.well-known/repository/?", discovery.well_known),
+    ("GET", r"(?:/api)?/\.well-known/repository/models/?", discovery.models),
     ("GET", r"/api/models/?", discovery.models),
     ("GET", r"/api/requests/?", requests_api.search),
     ("GET", _REQUEST, requests_api.read),

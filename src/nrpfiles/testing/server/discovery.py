@@ -21,12 +21,16 @@ PAGE_NOT_FOUND = "Page not found"
 def well_known(ctx: Context, request: Request) -> Response:
     """The repository document as oarepo-runtime's ``info/views.py`` serves it."""
     if not ctx.config.well_known:
+        if request.path.startswith("/api/"):
+            raise ApiError(404, NOT_FOUND)
         return not_found_page(request)
     api = api_base(request)
+    # the links point within the app asked: the site's or the API's
+    document = request.base_url + ("/api" if request.path.startswith("/api/") else "")
     links = {
-        "self": f"{request.base_url}/.well-known/repository/",
+        "self": f"{document}/.well-known/repository/",
         "api": api,
-        "models": f"{request.base_url}/.well-known/repository/models",
+        "models": f"{document}/.well-known/repository/models",
     }
     features = ["drafts"]
     if ctx.config.publish_through_requests:

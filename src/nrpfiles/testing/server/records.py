@@ -265,23 +265,33 @@ def read_record(ctx: Context, request: Request) -> Response:
     return record_response(ctx, request, record, PUBLISHED, shown_as=READ, files_hidden=hidden)
 
 
-# an https?:// link joined onto the records endpoint, perhaps with /draft after it
-_JOINED_RECORD_URL = re.compile(r"https?:/+[^/]+/api/records/(?P<id>[^/]+)(?:/draft)?/?")
+# an http(s) record link joined onto the records endpoint, perhaps with /draft after it
+_JOINED_RECORD_URL = re.compile(
+    r"https?:/+[^/]+/api/records/(?P<id>[^/]+)(?P<draft>(?:/draft){1,2})?/?"
+)
 
 
 def read_joined_record_url(ctx: Context, request: Request) -> Response:
-    """The record named by a record URL joined onto ``/api/records/``.
+    """The record or draft named by a record URL joined onto ``/api/records/``.
 
-    nrp-cmd 1.0.1 reads an accepted request's topic link as a URL only when it
-    starts with ``https://``; any other it joins onto the records endpoint, with
-    ``/draft`` after it when it reads drafts. Served over plain http, where
-    requests publish, such a path answers as the published record it names, as
-    the link itself would over https; elsewhere it is an unknown identifier.
+    nrp-cmd 1.0.1 takes a record reference for a URL only when it starts with
+    ``https://``; any other it joins onto the records endpoint, and puts
+    ``/draft`` after it when it reads drafts: after a draft's own URL, and
+    after an accepted request's topic, the published record. Served over plain
+    http, where requests publish, such a path answers as the URL in it would
+    over https: with ``/draft`` the draft, or the published record when there
+    is no draft (any more). Elsewhere it is an identifier that does not exist.
     """
     match = _JOINED_RECORD_URL.fullmatch(request.params["joined"])
     if not ctx.config.publish_through_requests or match is None:
         raise ApiError(404, PID_MISSING)
     request.params["id"] = match["id"]
+    if match["draft"]:
+        try:
+            return read_draft(ctx, request)
+        except ApiError as error:
+            if error.status != 404:
+                raise
     return read_record(ctx, request)
 
 
