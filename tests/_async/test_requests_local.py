@@ -124,8 +124,11 @@ async def test_requests_submit_decline_and_cancel(local_repository_factory):
         assert still.is_draft and not still.is_published
 
 
-async def test_plain_invenio_publishes_directly_and_lists_no_requests(client, draft):
+async def test_publishing_lists_requests_only_where_they_publish(client, draft):
+    """On plain InvenioRDM directly and without requests; on NRP through one the owner accepts."""
     await client.files.upload(draft, "data.txt", {}, MemorySource(b"measurements", "text/plain"))
     published = await client.records.publish(draft)
     assert isinstance(published, Record) and published.is_published
-    assert await client.requests.list(published) == []
+    through_requests = "requests" in (await client.info()).links
+    expected = [("publish_draft", "accepted")] if through_requests else []
+    assert [(r.type, r.status) for r in await client.requests.list(published)] == expected

@@ -253,3 +253,12 @@ def test_request_model_keeps_unknown_fields() -> None:
     assert request.extra["number"] == "7"
     assert request.links.extra["comments"].endswith("/comments")
     assert request.links.self_ == f"{API}/requests/extended/r1"
+
+
+async def test_search_asks_the_discovered_requests_endpoint(nrp, respx_mock):
+    route = respx_mock.get(REQUESTS).respond(
+        200, json={"hits": {"hits": [request_json("submitted", ("accept",))], "total": 1}}
+    )
+    found = await nrp.requests.search(status="submitted")
+    assert [(r.id, r.status) for r in found] == [("r1", "submitted")]
+    assert route.calls.last.request.url.params["status"] == "submitted"

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_requests_mocked.py by scripts/gen_sync.py: do not edit.
-# body-sha256: a6d33250368c0eec2aaf1db8ddae0aab280dd11e99f68469510666c1270d1ef9
+# body-sha256: ea9cb801c1778c1c94f56d7c62c0332f80d5e06009d47912444c28bf1df39e14
 """Publishing through requests against mocked HTTP, in the shapes oarepo-requests answers.
 
 What each case pins: the records client finds the request flow from discovery
@@ -255,3 +255,12 @@ def test_request_model_keeps_unknown_fields() -> None:
     assert request.extra["number"] == "7"
     assert request.links.extra["comments"].endswith("/comments")
     assert request.links.self_ == f"{API}/requests/extended/r1"
+
+
+def test_search_asks_the_discovered_requests_endpoint(nrp, respx_mock):
+    route = respx_mock.get(REQUESTS).respond(
+        200, json={"hits": {"hits": [request_json("submitted", ("accept",))], "total": 1}}
+    )
+    found = nrp.requests.search(status="submitted")
+    assert [(r.id, r.status) for r in found] == [("r1", "submitted")]
+    assert route.calls.last.request.url.params["status"] == "submitted"

@@ -52,8 +52,22 @@ class AsyncRequestsClient:
         if not isinstance(url, str):
             return []
         body, _ = await self._http.request_json("GET", url)
-        hits = (body.get("hits") or {}).get("hits") if isinstance(body, Mapping) else None
-        return [structure(hit, Request) for hit in hits or []]
+        return _hits(body)
+
+    async def search(self, *, status: str | None = None) -> builtins.list[Request]:
+        """The requests the caller made or receives (a reviewer's), newest first; one page.
+
+        ``status`` narrows them (``"submitted"``: those waiting for a decision).
+        Empty on a repository without requests.
+        """
+        info = await self._client.info()
+        url = info.links.get("requests")
+        if url is None:
+            return []
+        body, _ = await self._http.request_json(
+            "GET", url, params={"status": status} if status else None
+        )
+        return _hits(body)
 
     async def read(self, request: Request | str) -> Request:
         """The request as it is now: a :class:`Request`, its URL or its id."""
@@ -205,6 +219,11 @@ class AsyncRequestsClient:
     async def _call(self, method: str, url: str, *, json: Any = None) -> Request:
         body, _ = await self._http.request_json(method, url, json=json)
         return structure(body, Request)
+
+
+def _hits(body: Any) -> list[Request]:
+    hits = (body.get("hits") or {}).get("hits") if isinstance(body, Mapping) else None
+    return [structure(hit, Request) for hit in hits or []]
 
 
 def _made_by(request: Request) -> str | None:

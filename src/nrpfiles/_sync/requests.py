@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/requests.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 761a7966a5f43f55e3b9a9b7ea7550bc035f3ecdc8f62b6a445fd28c6bfdc2a2
+# body-sha256: c81d031bf92b61ca2d4b7345fe96034653a50d305a33395d4dbb8e1dcf367251
 """``client.requests``: the requests through which NRP repositories publish, edit and version.
 
 NRP repositories (oarepo-requests) do not publish a draft when asked to: the
@@ -54,8 +54,22 @@ class RequestsClient:
         if not isinstance(url, str):
             return []
         body, _ = self._http.request_json("GET", url)
-        hits = (body.get("hits") or {}).get("hits") if isinstance(body, Mapping) else None
-        return [structure(hit, Request) for hit in hits or []]
+        return _hits(body)
+
+    def search(self, *, status: str | None = None) -> builtins.list[Request]:
+        """The requests the caller made or receives (a reviewer's), newest first; one page.
+
+        ``status`` narrows them (``"submitted"``: those waiting for a decision).
+        Empty on a repository without requests.
+        """
+        info = self._client.info()
+        url = info.links.get("requests")
+        if url is None:
+            return []
+        body, _ = self._http.request_json(
+            "GET", url, params={"status": status} if status else None
+        )
+        return _hits(body)
 
     def read(self, request: Request | str) -> Request:
         """The request as it is now: a :class:`Request`, its URL or its id."""
@@ -207,6 +221,11 @@ class RequestsClient:
     def _call(self, method: str, url: str, *, json: Any = None) -> Request:
         body, _ = self._http.request_json(method, url, json=json)
         return structure(body, Request)
+
+
+def _hits(body: Any) -> list[Request]:
+    hits = (body.get("hits") or {}).get("hits") if isinstance(body, Mapping) else None
+    return [structure(hit, Request) for hit in hits or []]
 
 
 def _made_by(request: Request) -> str | None:
