@@ -46,6 +46,9 @@ def _act(api: httpx.Client, request: dict[str, Any], action: str) -> dict[str, A
 
 
 def test_discovery_document_and_models_as_oarepo_runtime(nrp: LocalRepository) -> None:
+    # nrp-cmd reads it under the API, where oarepo-runtime also registers it
+    under_api = httpx.get(f"{nrp.api_url}/.well-known/repository/").json()
+    assert under_api["links"]["self"] == f"{nrp.api_url}/.well-known/repository/"
     document = httpx.get(f"{nrp.url}/.well-known/repository").json()
     assert set(document["links"]) == {"self", "api", "models", "requests"}
     assert document["links"]["requests"] == f"{nrp.api_url}/requests/"
@@ -151,6 +154,9 @@ def test_plain_invenio_has_no_requests(local_api: httpx.Client) -> None:
     read = local_api.get(draft["links"]["self"], params={"expand": "true"}).json()
     assert "expanded" not in read and "applicable_requests" not in read["links"]
     assert local_api.get("/requests/").status_code == 404
+    # the API's 404 for the document nrp-cmd looks for under /api
+    missing = local_api.get("/.well-known/repository/")
+    assert missing.status_code == 404 and missing.json()["status"] == 404
 
 
 def test_a_joined_http_topic_link_reads_the_record(nrp_api: httpx.Client) -> None:
