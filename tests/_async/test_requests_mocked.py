@@ -105,7 +105,7 @@ async def test_publish_creates_submits_and_accepts(nrp, respx_mock):
     read = respx_mock.get(DRAFT).respond(200, json=draft_json(expanded={"requests": []}))
     respx_mock.get(f"{DRAFT}/requests/applicable").respond(200, json=APPLICABLE)
     create = respx_mock.post(f"{DRAFT}/requests/publish_draft").respond(
-        201, json=request_json("created", ("submit", "cancel"))
+        201, json=request_json("created", ("submit",))
     )
     submit = respx_mock.post(f"{API}/requests/r1/actions/submit").respond(
         200, json=request_json("submitted", ("accept", "decline", "cancel"))
@@ -134,7 +134,7 @@ async def test_a_review_returns_the_submitted_request(nrp, respx_mock):
     respx_mock.get(DRAFT).respond(200, json=draft_json(expanded={"requests": []}))
     respx_mock.get(f"{DRAFT}/requests/applicable").respond(200, json=APPLICABLE)
     respx_mock.post(f"{DRAFT}/requests/publish_draft").respond(
-        201, json=request_json("created", ("submit", "cancel"))
+        201, json=request_json("created", ("submit",))
     )
     respx_mock.post(f"{API}/requests/r1/actions/submit").respond(
         200, json=request_json("submitted", ("cancel",), receiver={"group": "reviewers"})

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_requests_mocked.py by scripts/gen_sync.py: do not edit.
-# body-sha256: ea9cb801c1778c1c94f56d7c62c0332f80d5e06009d47912444c28bf1df39e14
+# body-sha256: 618e47129be795479bb6ec5ac916f1e29bc2e69c7717bd27fa0bfc61f1c708f0
 """Publishing through requests against mocked HTTP, in the shapes oarepo-requests answers.
 
 What each case pins: the records client finds the request flow from discovery
@@ -107,7 +107,7 @@ def test_publish_creates_submits_and_accepts(nrp, respx_mock):
     read = respx_mock.get(DRAFT).respond(200, json=draft_json(expanded={"requests": []}))
     respx_mock.get(f"{DRAFT}/requests/applicable").respond(200, json=APPLICABLE)
     create = respx_mock.post(f"{DRAFT}/requests/publish_draft").respond(
-        201, json=request_json("created", ("submit", "cancel"))
+        201, json=request_json("created", ("submit",))
     )
     submit = respx_mock.post(f"{API}/requests/r1/actions/submit").respond(
         200, json=request_json("submitted", ("accept", "decline", "cancel"))
@@ -136,7 +136,7 @@ def test_a_review_returns_the_submitted_request(nrp, respx_mock):
     respx_mock.get(DRAFT).respond(200, json=draft_json(expanded={"requests": []}))
     respx_mock.get(f"{DRAFT}/requests/applicable").respond(200, json=APPLICABLE)
     respx_mock.post(f"{DRAFT}/requests/publish_draft").respond(
-        201, json=request_json("created", ("submit", "cancel"))
+        201, json=request_json("created", ("submit",))
     )
     respx_mock.post(f"{API}/requests/r1/actions/submit").respond(
         200, json=request_json("submitted", ("cancel",), receiver={"group": "reviewers"})

@@ -76,7 +76,7 @@ def test_publish_through_a_request_the_owner_accepts(nrp_api: httpx.Client) -> N
     assert created["status"] == "created" and created["is_open"] is True
     assert created["type"] == "publish_draft"
     assert created["topic"] == {"record": draft["id"]}
-    assert set(created["links"]["actions"]) == {"submit", "cancel"}
+    assert set(created["links"]["actions"]) == {"submit"}
     # one open request of a type at a time
     listed = nrp_api.get(draft["links"]["applicable_requests"]).json()
     assert listed["hits"]["total"] == 0

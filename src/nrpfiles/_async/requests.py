@@ -109,7 +109,7 @@ class AsyncRequestsClient:
         return await self._act(request, "decline", payload)
 
     async def cancel(self, request: Request, payload: Mapping[str, Any] | None = None) -> Request:
-        """Withdraw one's own open request."""
+        """Withdraw one's own submitted request."""
         return await self._act(request, "cancel", payload)
 
     async def record(self, request: Request) -> Record:

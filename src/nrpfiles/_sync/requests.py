@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/requests.py by scripts/gen_sync.py: do not edit.
-# body-sha256: c81d031bf92b61ca2d4b7345fe96034653a50d305a33395d4dbb8e1dcf367251
+# body-sha256: 338403af21ad958639eb7401515ddf9b3faf77313088a0c5885e01f400e2a727
 """``client.requests``: the requests through which NRP repositories publish, edit and version.
 
 NRP repositories (oarepo-requests) do not publish a draft when asked to: the
@@ -111,7 +111,7 @@ class RequestsClient:
         return self._act(request, "decline", payload)
 
     def cancel(self, request: Request, payload: Mapping[str, Any] | None = None) -> Request:
-        """Withdraw one's own open request."""
+        """Withdraw one's own submitted request."""
         return self._act(request, "cancel", payload)
 
     def record(self, request: Request) -> Record:

@@ -23,9 +23,10 @@ OPEN = ("created", "submitted")
 REVIEWERS = {"group": "reviewers"}
 CREATOR, RECEIVER = "creator", "receiver"
 # action: the statuses it applies to, who may take it, and the status it leads to
+# (invenio-requests' RequestActions: a created request is submitted or deleted, not cancelled)
 ACTIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "submit": (("created",), CREATOR, "submitted"),
-    "cancel": (OPEN, CREATOR, "cancelled"),
+    "cancel": (("submitted",), CREATOR, "cancelled"),
     "accept": (("submitted",), RECEIVER, "accepted"),
     "decline": (("submitted",), RECEIVER, "declined"),
 }
