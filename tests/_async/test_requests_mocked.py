@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 import pytest_asyncio
 
@@ -262,3 +263,29 @@ async def test_search_asks_the_discovered_requests_endpoint(nrp, respx_mock):
     found = await nrp.requests.search(status="submitted")
     assert [(r.id, r.status) for r in found] == [("r1", "submitted")]
     assert route.calls.last.request.url.params["status"] == "submitted"
+
+
+async def test_a_lost_accept_answer_is_checked_not_repeated(nrp, respx_mock):
+    """The accept's answer is lost: the draft is gone and the record is there, so it happened."""
+    draft_reads = respx_mock.get(DRAFT).mock(
+        side_effect=[
+            httpx.Response(200, json=draft_json(expanded={"requests": []})),
+            httpx.Response(404, json={"status": 404, "message": "Not found."}),
+        ]
+    )
+    respx_mock.get(f"{DRAFT}/requests/applicable").respond(200, json=APPLICABLE)
+    respx_mock.post(f"{DRAFT}/requests/publish_draft").respond(
+        201, json=request_json("created", ("submit",))
+    )
+    respx_mock.post(f"{API}/requests/r1/actions/submit").respond(
+        200, json=request_json("submitted", ("accept", "decline"))
+    )
+    accept = respx_mock.post(f"{API}/requests/r1/actions/accept").respond(
+        502, text="Bad Gateway"
+    )
+    respx_mock.get(RECORD).respond(200, json=PUBLISHED)
+
+    published = await nrp.records.publish("abc")
+
+    assert isinstance(published, Record) and published.is_published
+    assert accept.call_count == 1 and draft_reads.call_count == 2

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_requests_mocked.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 618e47129be795479bb6ec5ac916f1e29bc2e69c7717bd27fa0bfc61f1c708f0
+# body-sha256: f4f6b09818cbdf824a020bcb81f9680dcd4510b5712331e0004b47b916b99be7
 """Publishing through requests against mocked HTTP, in the shapes oarepo-requests answers.
 
 What each case pins: the records client finds the request flow from discovery
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 import pytest
 
@@ -264,3 +265,29 @@ def test_search_asks_the_discovered_requests_endpoint(nrp, respx_mock):
     found = nrp.requests.search(status="submitted")
     assert [(r.id, r.status) for r in found] == [("r1", "submitted")]
     assert route.calls.last.request.url.params["status"] == "submitted"
+
+
+def test_a_lost_accept_answer_is_checked_not_repeated(nrp, respx_mock):
+    """The accept's answer is lost: the draft is gone and the record is there, so it happened."""
+    draft_reads = respx_mock.get(DRAFT).mock(
+        side_effect=[
+            httpx.Response(200, json=draft_json(expanded={"requests": []})),
+            httpx.Response(404, json={"status": 404, "message": "Not found."}),
+        ]
+    )
+    respx_mock.get(f"{DRAFT}/requests/applicable").respond(200, json=APPLICABLE)
+    respx_mock.post(f"{DRAFT}/requests/publish_draft").respond(
+        201, json=request_json("created", ("submit",))
+    )
+    respx_mock.post(f"{API}/requests/r1/actions/submit").respond(
+        200, json=request_json("submitted", ("accept", "decline"))
+    )
+    accept = respx_mock.post(f"{API}/requests/r1/actions/accept").respond(
+        502, text="Bad Gateway"
+    )
+    respx_mock.get(RECORD).respond(200, json=PUBLISHED)
+
+    published = nrp.records.publish("abc")
+
+    assert isinstance(published, Record) and published.is_published
+    assert accept.call_count == 1 and draft_reads.call_count == 2
