@@ -55,8 +55,13 @@ async def run(api: str, token: str, work: Path) -> dict[str, object]:
     await client.files.delete(record, "small.bin")
     # publish what a read answers: only a read with ?expand (nrp-cmd's) lists the requests
     published = await client.records.publish(await client.records.draft_records.read(record.id))
+    # the guide's create_record_with_files: publish the draft create() returned
+    draft = await client.records.create(dict(METADATA))
+    await client.files.upload(draft, "small.bin", {}, str(small))
+    second = await client.records.publish(draft)
     return {
         "record": str(record.id),
+        "second_published": isinstance(second, Record) and str(second.id) == str(draft.id),
         "listed": sorted(file.key for file in listed),
         "downloaded": {p.name: md5(p) for p in sorted(downloads.iterdir())},
         "updated_title": record.metadata["title"],

@@ -184,6 +184,7 @@ def test_nrp_cmd_async_client_runs_the_guide_workflow_and_publishes(
     assert summary["updated_title"] == "Updated title"
     assert summary["left"] == ["large.bin"]
     assert summary["published"] is True and summary["published_id"] == summary["record"]
+    assert summary["second_published"] is True
     with httpx.Client(headers={"Authorization": f"Bearer {TOKEN}"}) as api:
         record = api.get(f"{repository.url}/api/records/{summary['record']}").json()
         content = api.get(f"{repository.url}/api/records/{summary['record']}/files/large.bin/content")
