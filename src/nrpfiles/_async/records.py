@@ -134,7 +134,7 @@ class AsyncRecordsClient:
         and publishing again is the caller's decision.
         """
         try:
-            expanded = await self._client.requests.expanded_if_requested(
+            expanded = await self._client.requests.read_with_requests(
                 await self._refs.draft(draft)
             )
             if expanded is not None:
@@ -157,7 +157,7 @@ class AsyncRecordsClient:
         someone else, the :class:`~nrpfiles.models.Request` comes back.
         """
         url = await self._refs.draft(published)
-        expanded = await self._client.requests.expanded_if_requested(
+        expanded = await self._client.requests.read_with_requests(
             await self._refs.published(published)
         )
         if expanded is not None:
@@ -178,7 +178,7 @@ class AsyncRecordsClient:
         through requests and the request waits for someone else, the
         :class:`~nrpfiles.models.Request` comes back.
         """
-        expanded = await self._client.requests.expanded_if_requested(
+        expanded = await self._client.requests.read_with_requests(
             await self._refs.published(published)
         )
         if expanded is None:

@@ -125,7 +125,7 @@ class AsyncRequestsClient:
 
     # -- what client.records uses -----------------------------------------------------
 
-    async def expanded_if_requested(self, url: str) -> Record | None:
+    async def read_with_requests(self, url: str) -> Record | None:
         """The record at ``url`` with its requests, where the repository publishes through them.
 
         None where it does not (no requests in discovery, or no

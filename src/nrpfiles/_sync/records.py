@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/records.py by scripts/gen_sync.py: do not edit.
-# body-sha256: bd4bab2eeca92f0119cc4973ef11fe44e3e340abea430096eb1d03d01d6e3cc0
+# body-sha256: a0911f07fcf8f9d1bb38054d6ecf2f4eb562b589d3b222bf245c21d383715827
 """``client.records``: create, read, update, publish, edit and version records; search them.
 
 Records are given as :class:`~nrpfiles.models.Record` objects, as record URLs
@@ -136,7 +136,7 @@ class RecordsClient:
         and publishing again is the caller's decision.
         """
         try:
-            expanded = self._client.requests.expanded_if_requested(
+            expanded = self._client.requests.read_with_requests(
                 self._refs.draft(draft)
             )
             if expanded is not None:
@@ -159,7 +159,7 @@ class RecordsClient:
         someone else, the :class:`~nrpfiles.models.Request` comes back.
         """
         url = self._refs.draft(published)
-        expanded = self._client.requests.expanded_if_requested(
+        expanded = self._client.requests.read_with_requests(
             self._refs.published(published)
         )
         if expanded is not None:
@@ -180,7 +180,7 @@ class RecordsClient:
         through requests and the request waits for someone else, the
         :class:`~nrpfiles.models.Request` comes back.
         """
-        expanded = self._client.requests.expanded_if_requested(
+        expanded = self._client.requests.read_with_requests(
             self._refs.published(published)
         )
         if expanded is None:

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/requests.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 338403af21ad958639eb7401515ddf9b3faf77313088a0c5885e01f400e2a727
+# body-sha256: 5ebce03fcd558102cb6d74cba3925072b486739fd232f67e3000c3332927cea6
 """``client.requests``: the requests through which NRP repositories publish, edit and version.
 
 NRP repositories (oarepo-requests) do not publish a draft when asked to: the
@@ -127,7 +127,7 @@ class RequestsClient:
 
     # -- what client.records uses -----------------------------------------------------
 
-    def expanded_if_requested(self, url: str) -> Record | None:
+    def read_with_requests(self, url: str) -> Record | None:
         """The record at ``url`` with its requests, where the repository publishes through them.
 
         None where it does not (no requests in discovery, or no
