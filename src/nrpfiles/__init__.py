@@ -8,11 +8,13 @@ from nrpfiles._async.client import AsyncClient, get_async_client
 from nrpfiles._async.files import AsyncFilesClient
 from nrpfiles._async.reading import AsyncFileReader
 from nrpfiles._async.records import AsyncDraftRecordsClient, AsyncRecordsClient
+from nrpfiles._async.requests import AsyncRequestsClient
 from nrpfiles._retry import RetryPolicy
 from nrpfiles._sync.client import Client, get_sync_client
 from nrpfiles._sync.files import FilesClient
 from nrpfiles._sync.reading import FileReader
 from nrpfiles._sync.records import DraftRecordsClient, RecordsClient
+from nrpfiles._sync.requests import RequestsClient
 from nrpfiles._version import __version__
 from nrpfiles.errors import (
     ChecksumMismatchError,
@@ -25,12 +27,13 @@ from nrpfiles.errors import (
     RepositoryCommunicationError,
     RepositoryError,
     RepositoryServerError,
+    RequestNotApplicable,
     TransferError,
     UnexpectedResponseError,
     ValidationError,
 )
 from nrpfiles.limits import limit_connections
-from nrpfiles.models import File, FilesList, Record, SearchPage
+from nrpfiles.models import File, FilesList, Record, Request, SearchPage
 
 # The names the client that inspired us uses in its guide's type hints.
 AsyncRepositoryClient = AsyncClient
@@ -43,6 +46,7 @@ __all__ = [
     "AsyncFilesClient",
     "AsyncRecordsClient",
     "AsyncRepositoryClient",
+    "AsyncRequestsClient",
     "ChecksumMismatchError",
     "Client",
     "ConflictError",
@@ -62,6 +66,9 @@ __all__ = [
     "RepositoryCommunicationError",
     "RepositoryError",
     "RepositoryServerError",
+    "Request",
+    "RequestNotApplicable",
+    "RequestsClient",
     "RetryPolicy",
     "SearchPage",
     "TransferError",

@@ -32,6 +32,7 @@ __all__ = [
     "RepositoryCommunicationError",
     "RepositoryError",
     "RepositoryServerError",
+    "RequestNotApplicable",
     "TransferError",
     "UnexpectedResponseError",
     "ValidationError",
@@ -142,6 +143,14 @@ def _restore(cls: type[RepositoryError], args: tuple[Any, ...], state: dict[str,
 
 class ConfigurationError(RepositoryError, ValueError):
     """The repository to use cannot be determined from the arguments, environment and files."""
+
+
+class RequestNotApplicable(RepositoryError, ValueError):
+    """A record offers the caller none of the request types asked for now, and has none open.
+
+    Raised before anything is created: NRP repositories offer ``edit_published_record``
+    only while a record has no draft, ``new_version`` only while no new version is open.
+    """
 
 
 class RepositoryCommunicationError(RepositoryError):

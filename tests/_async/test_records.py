@@ -425,7 +425,9 @@ async def test_new_version_without_import_makes_one_call(client, respx_mock):
     respx_mock.post(f"{RECORDS}/abc/versions").respond(201, json=draft_json("v2"))
     draft = await client.records.new_version(f"{RECORDS}/abc")
     assert draft.id == "v2"
-    assert len(respx_mock.calls) == 1  # a URL needs no discovery, only the POST
+    # discovery says whether versions are asked for by request; no requests link: the POST
+    paths = [call.request.url.path for call in respx_mock.calls]
+    assert paths == ["/.well-known/repository", "/api/records/abc/versions"]
 
 
 async def test_delete_removes_the_draft(client, respx_mock):

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_records.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 57b5a28c98dc37c56c23af74b671bb7bf8e119518792d2742af80e62538b2539
+# body-sha256: 29a68f286dc2a36a0110f43dff68e5753082a58a286713301ca55e356637ba88
 """Records API against mocked HTTP: odd server answers and how records are named."""
 
 from __future__ import annotations
@@ -427,7 +427,9 @@ def test_new_version_without_import_makes_one_call(client, respx_mock):
     respx_mock.post(f"{RECORDS}/abc/versions").respond(201, json=draft_json("v2"))
     draft = client.records.new_version(f"{RECORDS}/abc")
     assert draft.id == "v2"
-    assert len(respx_mock.calls) == 1  # a URL needs no discovery, only the POST
+    # discovery says whether versions are asked for by request; no requests link: the POST
+    paths = [call.request.url.path for call in respx_mock.calls]
+    assert paths == ["/.well-known/repository", "/api/records/abc/versions"]
 
 
 def test_delete_removes_the_draft(client, respx_mock):

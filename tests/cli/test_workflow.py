@@ -85,3 +85,24 @@ def test_records_commands(repo_run, metadata_file, folder):
     assert repo_run("ls", version.json()["id"], "--json").json()[0]["key"] == "notes.txt"
     found = repo_run("records", "search", "--json")
     assert found.code == 0 and created["id"] in {hit["id"] for hit in found.json()["hits"]}
+
+
+def test_publish_waiting_for_a_review_prints_the_request(
+    run, local_repository_factory, metadata_file, tmp_path
+):
+    repo = local_repository_factory(profile="nrp", publish_review=True)
+    (tmp_path / "data.txt").write_text("measurements\n")
+    created = run("-r", repo.url, "--token", repo.token, "records", "create",
+                  "--metadata", metadata_file, "--json")  # fmt: skip
+    assert created.code == 0, created.err
+    record_id = created.json()["id"]
+    uploaded = run("-r", repo.url, "--token", repo.token, "upload", record_id, tmp_path / "data.txt")
+    assert uploaded.code == 0, uploaded.err
+
+    waiting = run("-r", repo.url, "--token", repo.token, "records", "publish", record_id, "--json")
+    assert waiting.code == 0, waiting.err
+    assert waiting.json()["type"] == "publish_draft"
+    assert waiting.json()["status"] == "submitted"
+    again = run("-r", repo.url, "--token", repo.token, "records", "publish", record_id)
+    assert again.code == 0 and "\tpublish_draft\tsubmitted\t" in again.out
+    assert "waiting for a reviewer" in again.err

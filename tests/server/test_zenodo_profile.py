@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from nrpfiles.cli import build_parser, main
+from nrpfiles.cli import build_parser
 from nrpfiles.cli.local import PROFILES as CLI_PROFILES
 from nrpfiles.cli.local import serve_options
 from nrpfiles.testing import LocalRepository
@@ -22,7 +22,6 @@ from nrpfiles.testing.profiles import (
     INVENIO,
     PROFILE_NAMES,
     ZENODO,
-    ProfileNotAvailable,
     profile_named,
 )
 from nrpfiles.testing.server.context import RepositoryConfig
@@ -64,14 +63,14 @@ def test_given_options_replace_the_profile_s() -> None:
     assert LocalRepository(rate_limit="30/5").config.rate_limit == RateLimit(30, 5.0)
 
 
-def test_nrp_is_named_but_not_available_yet(capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_named_profile_is_available() -> None:
     assert set(CLI_PROFILES) == set(PROFILE_NAMES) == {"invenio", "nrp", "zenodo"}
-    with pytest.raises(ProfileNotAvailable, match="not available yet"):
-        LocalRepository(profile="nrp")
+    nrp = LocalRepository(profile="nrp").config
+    assert nrp.profile == "nrp" and nrp.publish_through_requests and nrp.well_known
+    assert not nrp.publish_review
+    assert LocalRepository(profile="nrp", publish_review=True).config.publish_review
     with pytest.raises(ValueError, match="unknown profile"):
         LocalRepository(profile="figshare")
-    assert main(["serve", "--profile", "nrp", "--port", "0"]) == 2
-    assert "nrp profile" in capsys.readouterr().err
 
 
 def test_cli_options_of_the_profile() -> None:

@@ -15,6 +15,7 @@ from nrpfiles._async.discovery import discover_repository
 from nrpfiles._async.files import AsyncFilesClient
 from nrpfiles._async.http import AsyncHttp
 from nrpfiles._async.records import AsyncRecordsClient
+from nrpfiles._async.requests import AsyncRequestsClient
 from nrpfiles._concurrency import AsyncLock
 from nrpfiles._retry import RetryPolicy
 from nrpfiles._transport import AsyncHTTPTransport, proxy_routes
@@ -87,6 +88,7 @@ class AsyncClient:
         self._info_lock = AsyncLock()
         self.files = AsyncFilesClient(self)
         self.records = AsyncRecordsClient(self)
+        self.requests = AsyncRequestsClient(self)
 
     @property
     def url(self) -> str:

@@ -4,6 +4,12 @@ Records are given as :class:`~nrpfiles.models.Record` objects, as record URLs
 (``str``, ``httpx.URL`` or anything whose ``str()`` is the URL) or as ids.
 Lenient writes (create, update) keep the server's field problems on the
 returned record's ``errors``; a strict one (publish) raises ``ValidationError``.
+
+Publishing, editing and new versions go through requests where the repository
+works that way (NRP: its discovery document links requests and the record
+links ``applicable_requests``), and through the record's plain links elsewhere.
+Where a request waits for someone else, the :class:`~nrpfiles.models.Request`
+comes back instead of a record.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from nrpfiles._async.record_refs import AsyncRecordRefs, draft_link
+from nrpfiles._async.requests import EDIT_TYPES, NEW_VERSION_TYPES, PUBLISH_TYPES
 from nrpfiles._urls import join
 from nrpfiles.errors import (
     ConflictError,
@@ -23,8 +30,9 @@ from nrpfiles.errors import (
     RepositoryCommunicationError,
     RepositoryError,
     RepositoryServerError,
+    RequestNotApplicable,
 )
-from nrpfiles.models import Record, SearchPage, structure, unstructure
+from nrpfiles.models import Record, Request, SearchPage, structure, unstructure
 
 if TYPE_CHECKING:
     from nrpfiles._async.client import AsyncClient
@@ -38,6 +46,7 @@ class AsyncRecordsClient:
     """Drafts and published records (``client.records``); ``draft_records`` reads drafts."""
 
     def __init__(self, client: AsyncClient) -> None:
+        self._client = client
         self._http = client._http
         self._refs = AsyncRecordRefs(client)
         self.draft_records = AsyncDraftRecordsClient(self)
@@ -108,22 +117,32 @@ class AsyncRecordsClient:
         etag = draft.etag if isinstance(draft, Record) else None
         await self._http.request("DELETE", await self._refs.draft(draft), headers=if_match(etag))
 
-    async def publish(self, draft: Any) -> Record:
-        """Publish a draft and return the published record.
+    async def publish(self, draft: Any) -> Record | Request:
+        """Publish a draft and return the published record, or the request awaiting review.
 
-        A refused publish raises ``ValidationError`` whose ``errors`` name the
-        fields (``files.enabled`` when files are enabled and none uploaded).
-        Publishing is never retried blindly: when the answer is lost (network
-        failure, 5xx), the draft is looked up; if it is gone and the record is
-        readable, the publish happened and that record is returned; otherwise
-        the original error is raised (the draft is still there, or its state
-        could not be checked) and publishing again is the caller's decision.
+        Where the repository publishes through requests, the draft's open
+        publish request is taken up (or one is created), submitted and, where
+        the caller may, accepted; a request that waits for a reviewer is
+        returned as it is (``status == "submitted"``): see
+        ``client.requests`` to check on it. A refused publish raises
+        ``ValidationError`` whose ``errors`` name the fields (``files.enabled``
+        when files are enabled and none uploaded). Publishing is never retried
+        blindly: when the answer is lost (network failure, 5xx), the draft is
+        looked up; if it is gone and the record is readable, the publish
+        happened and that record is returned; otherwise the original error is
+        raised (the draft is still there, or its state could not be checked)
+        and publishing again is the caller's decision.
         """
-        if isinstance(draft, Record) and draft.links.publish:
-            url = draft.links.publish
-        else:
-            url = await self._draft_action(draft, "publish")
         try:
+            expanded = await self._client.requests.read_with_requests(
+                await self._refs.draft(draft)
+            )
+            if expanded is not None:
+                return await self._through_request(expanded, PUBLISH_TYPES)
+            if isinstance(draft, Record) and draft.links.publish:
+                url = draft.links.publish
+            else:
+                url = await self._draft_action(draft, "publish")
             return await self._call("POST", url)
         except (RepositoryCommunicationError, RepositoryServerError) as error:
             published = await self._published_instead_of_draft(draft)
@@ -131,25 +150,46 @@ class AsyncRecordsClient:
                 raise error from None
             return published
 
-    async def edit(self, published: Any) -> Record:
-        """A draft of a published record (the existing one if there is one)."""
+    async def edit(self, published: Any) -> Record | Request:
+        """A draft of a published record (the existing one if there is one).
+
+        Where the repository edits through requests and the request waits for
+        someone else, the :class:`~nrpfiles.models.Request` comes back.
+        """
         url = await self._refs.draft(published)
+        expanded = await self._client.requests.read_with_requests(
+            await self._refs.published(published)
+        )
+        if expanded is not None:
+            try:
+                return await self._through_request(expanded, EDIT_TYPES)
+            except RequestNotApplicable:
+                # not offered while a draft is open: that draft is the edit
+                return await self._call("GET", url)
         # InvenioRDM answers with the same draft when one exists: safe to retry.
         return await self._call("POST", url, idempotent=True)
 
-    async def new_version(self, published: Any, *, import_files: bool = False) -> Record:
+    async def new_version(self, published: Any, *, import_files: bool = False) -> Record | Request:
         """A draft of the record's next version; with ``import_files`` it starts with its files.
 
         Without ``import_files`` the new draft has no files (InvenioRDM's
         default). A published record's files never change; a new version is
-        where changed files go.
+        where changed files go. Where the repository makes new versions
+        through requests and the request waits for someone else, the
+        :class:`~nrpfiles.models.Request` comes back.
         """
-        draft = await self._call("POST", await self._refs.versions(published))
-        if not import_files:
-            return draft
-        await self._http.request_json("POST", draft_link(draft, "files-import", "files-import"))
+        expanded = await self._client.requests.read_with_requests(
+            await self._refs.published(published)
+        )
+        if expanded is None:
+            made: Record | Request = await self._call("POST", await self._refs.versions(published))
+        else:
+            made = await self._through_request(expanded, NEW_VERSION_TYPES)
+        if not import_files or isinstance(made, Request):
+            return made
+        await self._http.request_json("POST", draft_link(made, "files-import", "files-import"))
         # The import answers with the files only; the draft now lists them.
-        return await self._call("GET", await self._refs.draft(draft))
+        return await self._call("GET", await self._refs.draft(made))
 
     async def search(
         self,
@@ -192,12 +232,20 @@ class AsyncRecordsClient:
         *,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
         idempotent: bool | None = None,
     ) -> Record:
         body, response = await self._http.request_json(
-            method, url, json=json, headers=headers, idempotent=idempotent
+            method, url, json=json, headers=headers, params=params, idempotent=idempotent
         )
         return record_from(body, response)
+
+    async def _through_request(self, record: Record, types: tuple[str, ...]) -> Record | Request:
+        """The record an accepted request made, or the request still waiting."""
+        request = await self._client.requests.carry_out(record, types)
+        if request.status == "accepted":
+            return await self._client.requests.record(request)
+        return request
 
     async def _search_page(self, url: str, params: Mapping[str, Any] | None) -> SearchPage:
         body, _ = await self._http.request_json("GET", url, params=params)

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/client.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 22f1c7d1c33f6d94c4e4bbd4386dcc0461a0bdbd1f502339111f7ed1149d311b
+# body-sha256: f7c659a44444d894dce25136079fd85cd459d8201cce128b65bb6e8c64576143
 """The async repository client: configuration, the shared connection pool, discovery."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from nrpfiles._sync.discovery import discover_repository
 from nrpfiles._sync.files import FilesClient
 from nrpfiles._sync.http import Http
 from nrpfiles._sync.records import RecordsClient
+from nrpfiles._sync.requests import RequestsClient
 from nrpfiles._concurrency import Lock
 from nrpfiles._retry import RetryPolicy
 from nrpfiles._transport import HTTPTransport, proxy_routes
@@ -89,6 +90,7 @@ class Client:
         self._info_lock = Lock()
         self.files = FilesClient(self)
         self.records = RecordsClient(self)
+        self.requests = RequestsClient(self)
 
     @property
     def url(self) -> str:

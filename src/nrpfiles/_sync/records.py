@@ -1,11 +1,17 @@
 # Generated from src/nrpfiles/_async/records.py by scripts/gen_sync.py: do not edit.
-# body-sha256: e419839ac93ba3bcc3b3636cff0a3270df3aaf983a2994744b76265913065059
+# body-sha256: a0911f07fcf8f9d1bb38054d6ecf2f4eb562b589d3b222bf245c21d383715827
 """``client.records``: create, read, update, publish, edit and version records; search them.
 
 Records are given as :class:`~nrpfiles.models.Record` objects, as record URLs
 (``str``, ``httpx.URL`` or anything whose ``str()`` is the URL) or as ids.
 Lenient writes (create, update) keep the server's field problems on the
 returned record's ``errors``; a strict one (publish) raises ``ValidationError``.
+
+Publishing, editing and new versions go through requests where the repository
+works that way (NRP: its discovery document links requests and the record
+links ``applicable_requests``), and through the record's plain links elsewhere.
+Where a request waits for someone else, the :class:`~nrpfiles.models.Request`
+comes back instead of a record.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from nrpfiles._sync.record_refs import RecordRefs, draft_link
+from nrpfiles._sync.requests import EDIT_TYPES, NEW_VERSION_TYPES, PUBLISH_TYPES
 from nrpfiles._urls import join
 from nrpfiles.errors import (
     ConflictError,
@@ -25,8 +32,9 @@ from nrpfiles.errors import (
     RepositoryCommunicationError,
     RepositoryError,
     RepositoryServerError,
+    RequestNotApplicable,
 )
-from nrpfiles.models import Record, SearchPage, structure, unstructure
+from nrpfiles.models import Record, Request, SearchPage, structure, unstructure
 
 if TYPE_CHECKING:
     from nrpfiles._sync.client import Client
@@ -40,6 +48,7 @@ class RecordsClient:
     """Drafts and published records (``client.records``); ``draft_records`` reads drafts."""
 
     def __init__(self, client: Client) -> None:
+        self._client = client
         self._http = client._http
         self._refs = RecordRefs(client)
         self.draft_records = DraftRecordsClient(self)
@@ -110,22 +119,32 @@ class RecordsClient:
         etag = draft.etag if isinstance(draft, Record) else None
         self._http.request("DELETE", self._refs.draft(draft), headers=if_match(etag))
 
-    def publish(self, draft: Any) -> Record:
-        """Publish a draft and return the published record.
+    def publish(self, draft: Any) -> Record | Request:
+        """Publish a draft and return the published record, or the request awaiting review.
 
-        A refused publish raises ``ValidationError`` whose ``errors`` name the
-        fields (``files.enabled`` when files are enabled and none uploaded).
-        Publishing is never retried blindly: when the answer is lost (network
-        failure, 5xx), the draft is looked up; if it is gone and the record is
-        readable, the publish happened and that record is returned; otherwise
-        the original error is raised (the draft is still there, or its state
-        could not be checked) and publishing again is the caller's decision.
+        Where the repository publishes through requests, the draft's open
+        publish request is taken up (or one is created), submitted and, where
+        the caller may, accepted; a request that waits for a reviewer is
+        returned as it is (``status == "submitted"``): see
+        ``client.requests`` to check on it. A refused publish raises
+        ``ValidationError`` whose ``errors`` name the fields (``files.enabled``
+        when files are enabled and none uploaded). Publishing is never retried
+        blindly: when the answer is lost (network failure, 5xx), the draft is
+        looked up; if it is gone and the record is readable, the publish
+        happened and that record is returned; otherwise the original error is
+        raised (the draft is still there, or its state could not be checked)
+        and publishing again is the caller's decision.
         """
-        if isinstance(draft, Record) and draft.links.publish:
-            url = draft.links.publish
-        else:
-            url = self._draft_action(draft, "publish")
         try:
+            expanded = self._client.requests.read_with_requests(
+                self._refs.draft(draft)
+            )
+            if expanded is not None:
+                return self._through_request(expanded, PUBLISH_TYPES)
+            if isinstance(draft, Record) and draft.links.publish:
+                url = draft.links.publish
+            else:
+                url = self._draft_action(draft, "publish")
             return self._call("POST", url)
         except (RepositoryCommunicationError, RepositoryServerError) as error:
             published = self._published_instead_of_draft(draft)
@@ -133,25 +152,46 @@ class RecordsClient:
                 raise error from None
             return published
 
-    def edit(self, published: Any) -> Record:
-        """A draft of a published record (the existing one if there is one)."""
+    def edit(self, published: Any) -> Record | Request:
+        """A draft of a published record (the existing one if there is one).
+
+        Where the repository edits through requests and the request waits for
+        someone else, the :class:`~nrpfiles.models.Request` comes back.
+        """
         url = self._refs.draft(published)
+        expanded = self._client.requests.read_with_requests(
+            self._refs.published(published)
+        )
+        if expanded is not None:
+            try:
+                return self._through_request(expanded, EDIT_TYPES)
+            except RequestNotApplicable:
+                # not offered while a draft is open: that draft is the edit
+                return self._call("GET", url)
         # InvenioRDM answers with the same draft when one exists: safe to retry.
         return self._call("POST", url, idempotent=True)
 
-    def new_version(self, published: Any, *, import_files: bool = False) -> Record:
+    def new_version(self, published: Any, *, import_files: bool = False) -> Record | Request:
         """A draft of the record's next version; with ``import_files`` it starts with its files.
 
         Without ``import_files`` the new draft has no files (InvenioRDM's
         default). A published record's files never change; a new version is
-        where changed files go.
+        where changed files go. Where the repository makes new versions
+        through requests and the request waits for someone else, the
+        :class:`~nrpfiles.models.Request` comes back.
         """
-        draft = self._call("POST", self._refs.versions(published))
-        if not import_files:
-            return draft
-        self._http.request_json("POST", draft_link(draft, "files-import", "files-import"))
+        expanded = self._client.requests.read_with_requests(
+            self._refs.published(published)
+        )
+        if expanded is None:
+            made: Record | Request = self._call("POST", self._refs.versions(published))
+        else:
+            made = self._through_request(expanded, NEW_VERSION_TYPES)
+        if not import_files or isinstance(made, Request):
+            return made
+        self._http.request_json("POST", draft_link(made, "files-import", "files-import"))
         # The import answers with the files only; the draft now lists them.
-        return self._call("GET", self._refs.draft(draft))
+        return self._call("GET", self._refs.draft(made))
 
     def search(
         self,
@@ -194,12 +234,20 @@ class RecordsClient:
         *,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
         idempotent: bool | None = None,
     ) -> Record:
         body, response = self._http.request_json(
-            method, url, json=json, headers=headers, idempotent=idempotent
+            method, url, json=json, headers=headers, params=params, idempotent=idempotent
         )
         return record_from(body, response)
+
+    def _through_request(self, record: Record, types: tuple[str, ...]) -> Record | Request:
+        """The record an accepted request made, or the request still waiting."""
+        request = self._client.requests.carry_out(record, types)
+        if request.status == "accepted":
+            return self._client.requests.record(request)
+        return request
 
     def _search_page(self, url: str, params: Mapping[str, Any] | None) -> SearchPage:
         body, _ = self._http.request_json("GET", url, params=params)

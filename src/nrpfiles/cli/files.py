@@ -13,7 +13,7 @@ from nrpfiles import Client
 from nrpfiles.cli.parallel import DEFAULT_PARALLEL, Job, Outcome, run_jobs
 from nrpfiles.cli.session import Failed, Session, emit_json
 from nrpfiles.folders import folder_files, plan_download, plan_sync, select
-from nrpfiles.models import File, FilesList
+from nrpfiles.models import File, FilesList, Request
 from nrpfiles.progress import ProgressCallback
 
 json_option = click.option(
@@ -247,13 +247,17 @@ def upload(
         for done_key in done:
             session.detail(f"uploaded {done_key}")
         click.echo(f"{len(done)} uploaded, {len(failed)} failed")
-        if published is not None:
+        if isinstance(published, Request):
+            click.echo(f"publish request {published.id} {published.status}: waiting for a reviewer")
+        elif published is not None:
             click.echo(f"published {published.id} {published.links.self_html or ''}".rstrip())
     if failed:
         raise Failed(f"{len(failed)} of {len(jobs)} uploads failed" + (", not published" if publish else ""))
 
 
 def _record_brief(record: Any) -> dict[str, Any]:
+    if isinstance(record, Request):
+        return {"request": record.id, "type": record.type, "status": record.status}
     return {
         "id": record.id,
         "url": record.links.self_,

@@ -31,8 +31,16 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
         choices=PROFILES,
         default="invenio",
         help="the deployment to answer as: invenio (InvenioRDM 14 on a file store, the "
-        "default) or zenodo (rate limits, 100 files and 50 GB a record, no multipart); "
-        "nrp is not available yet",
+        "default), nrp (NRP's discovery document, publishing through requests) or zenodo "
+        "(rate limits, 100 files and 50 GB a record, no multipart)",
+    )
+    parser.add_argument(
+        "--publish-review",
+        action="store_const",
+        const=True,
+        default=None,
+        help="with publishing through requests (nrp): a publish request waits, submitted, "
+        "until another user accepts it",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=5000, help="port (0 picks a free one)")
@@ -181,6 +189,7 @@ _PROFILE_OPTIONS = (
     "rate_limit",
     "guest_rate_limit",
     "rate_limit_retry_after",
+    "publish_review",
 )
 
 

@@ -9,7 +9,7 @@ import click
 
 from nrpfiles.cli.files import json_option
 from nrpfiles.cli.session import Session, emit_json
-from nrpfiles.models import Record, unstructure
+from nrpfiles.models import Record, Request, unstructure
 
 
 def brief(record: Record) -> dict[str, Any]:
@@ -24,6 +24,17 @@ def brief(record: Record) -> dict[str, Any]:
         "files": record.files.count,
         "errors": [str(error) for error in record.errors],
     }
+
+
+def _print_outcome(outcome: Record | Request, as_json: bool) -> None:
+    """A record, or the request that waits for someone before one is made."""
+    if isinstance(outcome, Record):
+        _print_record(outcome, as_json)
+    elif as_json:
+        emit_json(unstructure(outcome))
+    else:
+        click.echo(f"{outcome.id}\t{outcome.type}\t{outcome.status}\t{outcome.links.self_ or ''}")
+        click.echo(f"request {outcome.status}: waiting for a reviewer", err=True)
 
 
 def _print_record(record: Record, as_json: bool, *, full: bool = False) -> None:
@@ -107,7 +118,7 @@ def publish(session: Session, record: str, as_json: bool) -> None:
     Example:
       nrpfiles records publish abcd-1234
     """
-    _print_record(session.client(record).records.publish(record), as_json)
+    _print_outcome(session.client(record).records.publish(record), as_json)
 
 
 @records.command()
@@ -121,7 +132,7 @@ def edit(session: Session, record: str, as_json: bool) -> None:
     Example:
       nrpfiles records edit abcd-1234
     """
-    _print_record(session.client(record).records.edit(record), as_json)
+    _print_outcome(session.client(record).records.edit(record), as_json)
 
 
 @records.command("new-version")
@@ -137,7 +148,7 @@ def new_version(session: Session, record: str, import_files: bool, as_json: bool
       nrpfiles records new-version abcd-1234 --import-files
     """
     client = session.client(record)
-    _print_record(client.records.new_version(record, import_files=import_files), as_json)
+    _print_outcome(client.records.new_version(record, import_files=import_files), as_json)
 
 
 @records.command()

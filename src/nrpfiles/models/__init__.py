@@ -12,6 +12,7 @@ from nrpfiles.models._converter import structure, unstructure
 from nrpfiles.models.files import File, FileLinks, FilesList, FilesListLinks, FileTransfer, PartLink
 from nrpfiles.models.info import ModelContentType, ModelInfo, RepositoryInfo
 from nrpfiles.models.records import Record, RecordFiles, RecordLinks, SearchLinks, SearchPage
+from nrpfiles.models.requests import Request, RequestLinks
 
 __all__ = [
     "FieldError",
@@ -27,6 +28,8 @@ __all__ = [
     "RecordFiles",
     "RecordLinks",
     "RepositoryInfo",
+    "Request",
+    "RequestLinks",
     "SearchLinks",
     "SearchPage",
     "structure",

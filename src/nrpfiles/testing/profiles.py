@@ -10,9 +10,10 @@ only, never the profile's name, so a deployment's differences are all here.
 - ``zenodo``: zenodo.org: rate limits announced on every answer, 100 files and
   50 GB a record, multipart refused after init, python-requests' default
   User-Agent refused, and a home page naming InvenioRDM 13.0.
-- ``nrp``: the Czech National Repository Platform (S3 storage on SeaweedFS,
-  publishing through requests) is named but not available yet: choosing it
-  raises ``ProfileNotAvailable``.
+- ``nrp``: the Czech National Repository Platform: its discovery document and
+  models, and publishing, editing and versioning through requests
+  (oarepo-requests), the direct actions refused; ``publish_review=True`` makes
+  a publish request wait for a reviewer.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .server.ratelimit import RateLimit
 __all__ = [
     "FROM_PROFILE",
     "INVENIO",
+    "NRP",
     "PROFILES",
     "ZENODO",
     "FromProfile",
@@ -89,13 +91,22 @@ ZENODO = Profile(
     ),
 )
 
-PROFILES: dict[str, Profile] = {profile.name: profile for profile in (INVENIO, ZENODO)}
+NRP = Profile(
+    name="nrp",
+    summary="the Czech National Repository Platform: discovery document, publishing through requests",
+    config=RepositoryConfig(
+        profile="nrp",
+        # oarepo-runtime's /.well-known/repository and its models
+        well_known=True,
+        # oarepo-requests: publish_draft, edit_published_record, new_version
+        publish_through_requests=True,
+    ),
+)
+
+PROFILES: dict[str, Profile] = {profile.name: profile for profile in (INVENIO, NRP, ZENODO)}
 
 # named deployments still to be modelled, with what they will differ in
-PLANNED: dict[str, str] = {
-    "nrp": "S3 storage on SeaweedFS (presigned part URLs, multipart: checksums) and "
-    "publishing through requests",
-}
+PLANNED: dict[str, str] = {}
 
 PROFILE_NAMES = tuple(sorted([*PROFILES, *PLANNED]))
 

@@ -43,12 +43,15 @@ class LocalRepository:
     checks of the API; ``cut_upload_deletes_entry=False`` keeps the entry of a
     whole-content upload whose body ends early (InvenioRDM deletes it).
 
-    ``profile`` names the deployment answered as (``"invenio"``, ``"zenodo"``; see
+    ``profile`` names the deployment answered as (``"invenio"``, ``"nrp"``, ``"zenodo"``; see
     ``nrpfiles.testing.profiles``): every option not given takes the profile's
     value, and one given replaces it. ``rate_limit`` (``RateLimit(30, 5.0)``,
     ``(30, 5.0)`` or ``"30/5"``; None for none) limits signed-in users, and guests
     too unless ``guest_rate_limit`` says otherwise; ``rate_limit_retry_after``
-    chooses whether a 429 says ``Retry-After``.
+    chooses whether a 429 says ``Retry-After``. ``publish_through_requests``
+    (the ``nrp`` profile's) publishes, edits and versions through requests as
+    oarepo-requests does; ``publish_review=True`` then leaves a publish request
+    ``submitted`` until another user accepts it.
     """
 
     def __init__(
@@ -76,6 +79,8 @@ class LocalRepository:
         rate_limit_retry_after: bool | FromProfile = FROM_PROFILE,
         refuse_multipart: bool | FromProfile = FROM_PROFILE,
         refused_user_agents: tuple[str, ...] | list[str] | FromProfile = FROM_PROFILE,
+        publish_through_requests: bool | FromProfile = FROM_PROFILE,
+        publish_review: bool | FromProfile = FROM_PROFILE,
     ) -> None:
         options: dict[str, Any] = {
             "transfers": _tuple(transfers),
@@ -95,6 +100,8 @@ class LocalRepository:
             "rate_limit_retry_after": rate_limit_retry_after,
             "refuse_multipart": refuse_multipart,
             "refused_user_agents": _tuple(refused_user_agents),
+            "publish_through_requests": publish_through_requests,
+            "publish_review": publish_review,
         }
         if rate_limit is not FROM_PROFILE and guest_rate_limit is FROM_PROFILE:
             options["guest_rate_limit"] = options["rate_limit"]

@@ -44,6 +44,13 @@ CREATE TABLE IF NOT EXISTS files (
     data TEXT NOT NULL,
     PRIMARY KEY (record_id, bucket, key)
 );
+CREATE TABLE IF NOT EXISTS requests (
+    id TEXT PRIMARY KEY,
+    topic_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS requests_topic ON requests (topic_id);
 """
 
 DRAFT = "draft"
@@ -272,6 +279,31 @@ class Store:
                     data["checksum"] = checksum
                     self.save_file(FileRow(str(record_id), str(bucket), str(key), data))
 
+    # requests (NRP's publish, edit and new-version requests) --------------------------
+    def save_request(self, request_id: str, topic_id: str, data: dict[str, Any]) -> None:
+        with self._lock:
+            row = self._db.execute("SELECT seq FROM requests WHERE id=?", (request_id,)).fetchone()
+            seq = int(row[0]) if row else self.next_seq()
+            self._db.execute(
+                "INSERT OR REPLACE INTO requests (id, topic_id, seq, data) VALUES (?, ?, ?, ?)",
+                (request_id, topic_id, seq, json.dumps(data)),
+            )
+
+    def get_request(self, request_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT data FROM requests WHERE id=?", (request_id,)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def requests(self, topic_id: str | None = None) -> list[dict[str, Any]]:
+        """Requests oldest first, those about one record when ``topic_id`` is given."""
+        query = "SELECT data FROM requests"
+        args: tuple[str, ...] = ()
+        if topic_id is not None:
+            query, args = query + " WHERE topic_id=?", (topic_id,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY seq", args).fetchall()
+        return [dict(json.loads(r[0])) for r in rows]
+
     # content ----------------------------------------------------------------------
     def content_path(self, file_id: str) -> Path:
         return self.content_dir / file_id[:2] / file_id
@@ -309,6 +341,7 @@ class Store:
         with self._lock:
             self._db.execute("DELETE FROM files")
             self._db.execute("DELETE FROM records")
+            self._db.execute("DELETE FROM requests")
             shutil.rmtree(self.content_dir, ignore_errors=True)
             shutil.rmtree(self.tmp_dir, ignore_errors=True)
             self.content_dir.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import unquote
 
-from . import admin, content, csrf, discovery, files, gate, records, search
+from . import admin, content, csrf, discovery, files, gate, records, requests_api, search
 from .context import Context
 from .http import (
     INTERNAL_ERROR,
@@ -26,11 +26,22 @@ _ID = r"(?P<id>[^/]+)"
 _KEY = r"(?P<key>.+)"
 _RECORD = rf"/api/records/{_ID}"
 _DRAFT_FILES = rf"{_RECORD}/draft/files"
+_REQUEST = r"/api/requests/(?:extended/)?(?P<request_id>[^/]+)"
 
 ROUTES: list[tuple[str, str, Endpoint]] = [
     ("GET", r"/", discovery.home_page),
-    ("GET", r"/\.well-known/repository/?", discovery.well_known),
+    # oarepo-runtime registers the document with the site and with its API
+    ("GET", r"(?:/api)?/\.well-known/repository/?", discovery.well_known),
+    ("GET", r"(?:/api)?/\.well-known/repository/models/?", discovery.models),
     ("GET", r"/api/models/?", discovery.models),
+    ("GET", r"/api/requests/?", requests_api.search),
+    ("GET", _REQUEST, requests_api.read),
+    ("POST", rf"{_REQUEST}/actions/(?P<action>[^/]+)", requests_api.act),
+    ("GET", rf"{_RECORD}(?:/draft)?/requests", requests_api.record_requests),
+    ("GET", rf"{_RECORD}(?:/draft)?/requests/applicable", requests_api.applicable),
+    ("POST", rf"{_RECORD}(?:/draft)?/requests/(?P<type>[^/]+)", requests_api.create),
+    # nrp-cmd 1.0.1 joins a topic link that is not https onto the records endpoint
+    ("GET", r"/api/records/(?P<joined>https?:/.+)", records.read_joined_record_url),
     ("GET", r"/api/records/?", search.search_records),
     ("POST", r"/api/records/?", records.create_draft),
     ("GET", r"/api/user/records/?", search.search_user_records),

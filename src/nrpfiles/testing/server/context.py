@@ -68,6 +68,12 @@ class RepositoryConfig:
     refuse_multipart: bool = False
     # User-Agent prefixes answered 403 (Zenodo refuses python-requests' default)
     refused_user_agents: tuple[str, ...] = ()
+    # NRP (oarepo-requests): drafts are published, records edited and versioned through
+    # requests; the direct actions answer 403, records read with ?expand=true list their
+    # requests, and the discovery document links the requests API
+    publish_through_requests: bool = False
+    # a publish request waits, submitted, until someone other than its creator accepts it
+    publish_review: bool = False
 
 
 @dataclass

@@ -19,9 +19,23 @@ PAGE_NOT_FOUND = "Page not found"
 
 
 def well_known(ctx: Context, request: Request) -> Response:
+    """The repository document as oarepo-runtime's ``info/views.py`` serves it."""
     if not ctx.config.well_known:
+        if request.path.startswith("/api/"):
+            raise ApiError(404, NOT_FOUND)
         return not_found_page(request)
     api = api_base(request)
+    # the links point within the app asked: the site's or the API's
+    document = request.base_url + ("/api" if request.path.startswith("/api/") else "")
+    links = {
+        "self": f"{document}/.well-known/repository/",
+        "api": api,
+        "models": f"{document}/.well-known/repository/models",
+    }
+    features = ["drafts"]
+    if ctx.config.publish_through_requests:
+        links["requests"] = f"{api}/requests/"
+        features += ["workflows", "requests", "communities", "request_types"]
     return json_response(
         200,
         {
@@ -31,47 +45,47 @@ def well_known(ctx: Context, request: Request) -> Response:
             "version": __version__,
             "invenio_version": ctx.config.invenio_version,
             "transfers": list(ctx.config.transfers),
-            "features": ["drafts", "files", "multipart_upload", "search"],
+            "links": links,
+            "features": features,
+            # oarepo-runtime names the model when there is only one
             "default_model": MODEL,
-            "links": {
-                "self": f"{request.base_url}/.well-known/repository",
-                "api": api,
-                "records": f"{api}/records",
-                "drafts": f"{api}/user/records",
-                "models": f"{api}/models",
-                "requests": f"{api}/requests",
-                "communities": f"{api}/communities",
-            },
         },
     )
 
 
 def models(ctx: Context, request: Request) -> Response:
+    """The models document: oarepo-runtime gives each model's name as its type."""
     if not ctx.config.well_known:
         raise ApiError(404, NOT_FOUND)
     api = api_base(request)
+    features = ["drafts", "files"]
+    if ctx.config.publish_through_requests:
+        features.insert(0, "requests")
     model: dict[str, Any] = {
-        "type": MODEL,
         "schema": "local://rdm-records-1.0.0.json",
-        "name": "RDM records",
+        "type": MODEL,
+        "name": MODEL,
         "description": "InvenioRDM records with files.",
         "version": "1.0.0",
-        "features": ["drafts", "files", "versions"],
-        "metadata": True,
+        "features": features,
         "links": {
+            "html": f"{request.base_url}/records",
+            "model": f"{request.base_url}/.well-known/repository/models/{MODEL}",
             "records": f"{api}/records",
             "drafts": f"{api}/user/records",
             "deposit": f"{api}/records",
-            "html": f"{request.base_url}/records",
         },
         "content_types": [
             {
                 "content_type": "application/json",
-                "name": "Internal JSON serialization of RDM records",
+                "name": f"Internal json serialization of {MODEL}",
+                "description": "This content type is serving this model's native format "
+                "as described on model link.",
                 "can_export": True,
                 "can_deposit": True,
             }
         ],
+        "metadata": True,
     }
     return json_response(200, [model])
 

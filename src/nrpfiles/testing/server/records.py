@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from datetime import datetime, timezone
 from typing import Any
 
 from ..storage import DRAFT, PUBLISHED, FileRow, RecordRow, User
-from . import revisions
+from . import request_json, revisions
 from .access import (
     NOT_FOUND,
     PID_MISSING,
@@ -23,6 +24,7 @@ from .access import (
 )
 from .context import Context, api_base, new_pid, now_iso
 from .http import (
+    PERMISSION_DENIED,
     RECORD_JSON,
     ApiError,
     Request,
@@ -72,6 +74,7 @@ def record_response(
         body["access"]["status"] = "metadata-only"
     if errors:
         body["errors"] = errors
+    request_json.add_to_record(ctx, request, record, bucket, body)
     return json_response(status, body, {"ETag": f'"{body["revision_id"]}"'})
 
 
@@ -190,9 +193,22 @@ def _draft_to_change(
 
 def publish(ctx: Context, request: Request) -> Response:
     _, record = own_draft(ctx, request, request.params["id"])
+    refuse_direct_action(ctx)
     request.json_body(optional=True)
+    record = publish_draft(ctx, record.id)
+    return record_response(ctx, request, record, PUBLISHED, 202)
+
+
+def refuse_direct_action(ctx: Context) -> None:
+    """Where requests publish, edit and version, the plain actions are not the caller's."""
+    if ctx.config.publish_through_requests:
+        raise ApiError(403, PERMISSION_DENIED)
+
+
+def publish_draft(ctx: Context, record_id: str) -> RecordRow:
+    """Publish the record's draft: 400 with the fields that stop it, else the record."""
     with ctx.store.transaction():
-        record = load_record(ctx, record.id)
+        record = load_record(ctx, record_id)
         draft = record.draft
         if draft is None:
             raise ApiError(404, NOT_FOUND)
@@ -236,7 +252,7 @@ def publish(ctx: Context, request: Request) -> Response:
         record.published = published
         record.draft = None
         ctx.store.save_record(record)
-    return record_response(ctx, request, record, PUBLISHED, 202)
+    return record
 
 
 def _oai_pid(record_id: str) -> dict[str, str]:
@@ -249,6 +265,36 @@ def read_record(ctx: Context, request: Request) -> Response:
     return record_response(ctx, request, record, PUBLISHED, shown_as=READ, files_hidden=hidden)
 
 
+# an http(s) record link joined onto the records endpoint, perhaps with /draft after it
+_JOINED_RECORD_URL = re.compile(
+    r"https?:/+[^/]+/api/records/(?P<id>[^/]+)(?P<draft>(?:/draft){1,2})?/?"
+)
+
+
+def read_joined_record_url(ctx: Context, request: Request) -> Response:
+    """The record or draft named by a record URL joined onto ``/api/records/``.
+
+    nrp-cmd 1.0.1 takes a record reference for a URL only when it starts with
+    ``https://``; any other it joins onto the records endpoint, and puts
+    ``/draft`` after it when it reads drafts: after a draft's own URL, and
+    after an accepted request's topic, the published record. Served over plain
+    http, where requests publish, such a path answers as the URL in it would
+    over https: with ``/draft`` the draft, or the published record when there
+    is no draft (any more). Elsewhere it is an identifier that does not exist.
+    """
+    match = _JOINED_RECORD_URL.fullmatch(request.params["joined"])
+    if not ctx.config.publish_through_requests or match is None:
+        raise ApiError(404, PID_MISSING)
+    request.params["id"] = match["id"]
+    if match["draft"]:
+        try:
+            return read_draft(ctx, request)
+        except ApiError as error:
+            if error.status != 404:
+                raise
+    return read_record(ctx, request)
+
+
 def edit(ctx: Context, request: Request) -> Response:
     user = ctx.authenticate(request, required=False)
     record = load_record(ctx, request.params["id"])
@@ -257,8 +303,14 @@ def edit(ctx: Context, request: Request) -> Response:
         require_owner(user, record)
         return record_response(ctx, request, record, DRAFT, 201)
     _, record = own_record(ctx, request, request.params["id"])
+    refuse_direct_action(ctx)
+    return record_response(ctx, request, edit_record(ctx, record.id), DRAFT, 201)
+
+
+def edit_record(ctx: Context, record_id: str) -> RecordRow:
+    """The published record's draft, made from it unless one is open."""
     with ctx.store.transaction():
-        record = load_record(ctx, record.id)
+        record = load_record(ctx, record_id)
         if record.draft is None:
             assert record.published is not None
             published = record.published
@@ -282,16 +334,22 @@ def edit(ctx: Context, request: Request) -> Response:
             for row in ctx.store.files(record.id, PUBLISHED):
                 ctx.store.save_file(FileRow(record.id, DRAFT, row.key, copy.deepcopy(row.data)))
             ctx.store.save_record(record)
-    return record_response(ctx, request, record, DRAFT, 201)
+    return record
 
 
 def new_version(ctx: Context, request: Request) -> Response:
-    user, record = own_record(ctx, request, request.params["id"])
+    _, record = own_record(ctx, request, request.params["id"])
+    refuse_direct_action(ctx)
+    return record_response(ctx, request, new_version_draft(ctx, record), DRAFT, 201)
+
+
+def new_version_draft(ctx: Context, record: RecordRow) -> RecordRow:
+    """The draft of the record's next version, made from the latest one unless one is open."""
     with ctx.store.transaction():
         siblings = ctx.store.records(record.parent_id)
         for sibling in siblings:
             if sibling.published is None and sibling.draft is not None:
-                return record_response(ctx, request, sibling, DRAFT, 201)
+                return sibling
         latest = max(
             (s for s in siblings if s.published is not None), key=lambda s: s.version_index
         )
@@ -312,13 +370,13 @@ def new_version(ctx: Context, request: Request) -> Response:
         new_record = RecordRow(
             id=new_pid(),
             parent_id=record.parent_id,
-            owner_id=user.id,
+            owner_id=record.owner_id,
             version_index=max(s.version_index for s in siblings) + 1,
             seq=ctx.store.next_seq(),
             draft=draft,
         )
         ctx.store.save_record(new_record)
-    return record_response(ctx, request, new_record, DRAFT, 201)
+    return new_record
 
 
 def import_files(ctx: Context, request: Request) -> Response:

@@ -207,7 +207,7 @@ def record_json(
         "id": record.id,
         "created": state["created"],
         "updated": state["updated"],
-        "links": _record_links(api, root, record, is_draft),
+        "links": record_links(api, root, record, is_draft),
         "revision_id": state["revision_id"],
         "parent": {
             "id": record.parent_id,
@@ -272,7 +272,7 @@ def _access_status(access: dict[str, Any], files_enabled: bool) -> str:
     return "open" if access.get("files") == "public" else "restricted"
 
 
-def _record_links(api: str, root: str, record: RecordRow, is_draft: bool) -> dict[str, str]:
+def record_links(api: str, root: str, record: RecordRow, is_draft: bool) -> dict[str, str]:
     """The links InvenioRDM gives, of those whose endpoints (or pages) exist here."""
     record_api = f"{api}/records/{record.id}"
     if is_draft:
