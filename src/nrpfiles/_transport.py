@@ -26,6 +26,10 @@ from typing import Any
 
 import httpcore
 import httpx
+import sniffio
+from httpcore._utils import is_socket_readable
+
+from nrpfiles import _asyncio_stream as asyncio_stream
 
 # The reader stock httpx clients use for the proxy variables; private, hence the pin.
 from httpx._utils import get_environment_proxies
@@ -85,6 +89,9 @@ class _LargeReadStream(httpcore.NetworkStream):
 class _AsyncLargeReadStream(httpcore.AsyncNetworkStream):
     def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
         self._stream = stream
+        # The pool asks every idle connection whether it is readable (closed by the
+        # server) for every request; anyio answers by building its attribute table.
+        self._socket = stream.get_extra_info("socket")
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         return await self._stream.read(_wanted(max_bytes), timeout)
@@ -105,6 +112,8 @@ class _AsyncLargeReadStream(httpcore.AsyncNetworkStream):
         return _AsyncLargeReadStream(stream)
 
     def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self._socket is not None:
+            return is_socket_readable(self._socket)
         return self._stream.get_extra_info(info)
 
 
@@ -138,7 +147,7 @@ class LargeReadBackend(httpcore.NetworkBackend):
 
 
 class AsyncLargeReadBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's anyio backend (asyncio or trio), with large body reads."""
+    """Large body reads: on asyncio's own transport, or httpcore's anyio backend under trio."""
 
     def __init__(self) -> None:
         self._backend = httpcore.AnyIOBackend()
@@ -151,6 +160,10 @@ class AsyncLargeReadBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[SocketOption] | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        if sniffio.current_async_library() == "asyncio":
+            return await asyncio_stream.connect_tcp(
+                host, port, timeout, local_address, socket_options
+            )
         stream = await self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
         return _AsyncLargeReadStream(stream)
 
