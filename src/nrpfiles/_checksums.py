@@ -162,8 +162,9 @@ class TrailingHasher:
         self._cancelled = False
         self._error: BaseException | None = None
         self._changed = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="nrpfiles-md5", daemon=True)
-        self._thread.start()
+        # Started once a batch is final: a small file is hashed at the end, in one
+        # update, cheaper than a thread and the hand-offs to it.
+        self._thread: threading.Thread | None = None
 
     def offer(self, offset: int, chunk: bytes) -> None:
         """A chunk just written at ``offset``: kept for hashing if it extends the front."""
@@ -179,7 +180,17 @@ class TrailingHasher:
         with self._changed:
             if final_prefix > self._final:
                 self._final = final_prefix
+                if self._thread is None and self._final - self._hashed >= _MIN_BATCH:
+                    self._thread = threading.Thread(
+                        target=self._run, name="nrpfiles-md5", daemon=True
+                    )
+                    self._thread.start()
                 self._changed.notify()
+
+    @property
+    def inline(self) -> bool:
+        """Whether ``hexdigest`` will hash what is left on the calling thread (a batch at most)."""
+        return self._thread is None
 
     def hexdigest(self, total: int) -> str:
         """Wait until ``total`` bytes are hashed and return the digest."""
@@ -187,7 +198,11 @@ class TrailingHasher:
         with self._changed:
             self._finished = True
             self._changed.notify()
-        self._thread.join()
+            thread = self._thread
+        if thread is None:
+            self._run()
+        else:
+            thread.join()
         if self._error is not None:
             raise self._error
         return self._digest.hexdigest()

@@ -164,6 +164,8 @@ class BackgroundJob(Generic[T]):
         return self._future.result()
 
     async def async_result(self) -> T:
+        if self._future.done():  # no worker thread to wait on what is already there
+            return self._future.result()
         return await anyio.to_thread.run_sync(self._future.result)
 
 

@@ -95,7 +95,10 @@ class AsyncDownloader:
                 await transfer.run()
             if hasher is not None and expected is not None:
                 total = transfer.total_written
-                actual = await async_run_in_thread(lambda: hasher.hexdigest(total))
+                if hasher.inline:  # a small file: hashing it costs less than a hand-off
+                    actual = hasher.hexdigest(total)
+                else:
+                    actual = await async_run_in_thread(lambda: hasher.hexdigest(total))
                 if actual != expected.value:
                     raise ChecksumMismatchError(
                         f"{file.key!r} arrived with checksum {expected.written(actual)}, the "

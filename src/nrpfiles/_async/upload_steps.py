@@ -100,11 +100,13 @@ class AsyncBody:
 
     async def _chunks(self) -> AsyncIterator[bytes]:
         chunks = self._source.iter_chunks(self._offset, self._length, chunk_size=_SEND_CHUNK)
-        while True:
+        left = self._length
+        while left > 0:  # not one more hand-off only to learn the source has ended
             # A read from a slow disk must not stall the event loop of an asyncio service.
             chunk = await async_run_in_thread(lambda: next(chunks, None))
             if chunk is None:
                 return
+            left -= len(chunk)
             await async_stop_point()
             yield chunk
             self._sent += len(chunk)

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: feaa5647a2052212b76ad7fdd9bb87bf9b32b89eedd100ed5682115d068e70ea
+# body-sha256: c1ef4155b60f20ea8408962a910a8bf4e7da6baaedcd78c2ad9eee5c40c195c7
 """Downloads: one stream or parallel ranges, resumed where they break, verified before publishing."""
 
 from __future__ import annotations
@@ -97,7 +97,10 @@ class Downloader:
                 transfer.run()
             if hasher is not None and expected is not None:
                 total = transfer.total_written
-                actual = run_in_thread(lambda: hasher.hexdigest(total))
+                if hasher.inline:  # a small file: hashing it costs less than a hand-off
+                    actual = hasher.hexdigest(total)
+                else:
+                    actual = run_in_thread(lambda: hasher.hexdigest(total))
                 if actual != expected.value:
                     raise ChecksumMismatchError(
                         f"{file.key!r} arrived with checksum {expected.written(actual)}, the "

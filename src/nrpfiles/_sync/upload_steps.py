@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/upload_steps.py by scripts/gen_sync.py: do not edit.
-# body-sha256: f61328d849b62adf1d6658c950caba711f00a3a230a17a1d6217571c839f17d6
+# body-sha256: 32857417157a489d5e55e209d241cbbc81e9d8c49cb0d9c2534eb5421eafd4ec
 """What every upload type shares: the source being sent, its body, its checksums, cleanup."""
 
 from __future__ import annotations
@@ -102,11 +102,13 @@ class Body:
 
     def _chunks(self) -> Iterator[bytes]:
         chunks = self._source.iter_chunks(self._offset, self._length, chunk_size=_SEND_CHUNK)
-        while True:
+        left = self._length
+        while left > 0:  # not one more hand-off only to learn the source has ended
             # A read from a slow disk must not stall the event loop of an asyncio service.
             chunk = run_in_thread(lambda: next(chunks, None))
             if chunk is None:
                 return
+            left -= len(chunk)
             stop_point()
             yield chunk
             self._sent += len(chunk)
