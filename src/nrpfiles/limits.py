@@ -9,8 +9,9 @@ The block sets a context variable, so everything started inside it sees the
 bound: asyncio tasks copy the context when they are created, and the sync
 flavour runs its worker threads in a copy of the caller's context. Transfer
 code takes one slot per HTTP request in flight (``with slot():`` or
-``async with async_slot():``) and never asks for a second slot while holding
-one.
+``async with async_slot():``); every request to a repository does, so a block
+never has more connections open than its bound, and a thread or task holding
+a slot takes no second one.
 
 Nested blocks all apply: a request takes a slot from every enclosing limiter,
 outermost first, so no block's bound is ever exceeded (an inner
@@ -140,6 +141,9 @@ class ConnectionLimiter:
         self._in_use = 0
         self._peak = 0
         self._waiters: deque[_Waiter] = deque()
+        # Tasks and threads holding a slot, and how deeply: a request made while its
+        # transfer holds a slot is already counted and must not wait for a second one.
+        self._holders: dict[object, int] = {}
 
     @property
     def limit(self) -> int:
@@ -222,6 +226,27 @@ class ConnectionLimiter:
         with self._lock:
             self._release_locked()
 
+    def _enter_again(self, holder: object) -> bool:
+        """Count one more use by ``holder`` if it already holds a slot."""
+        with self._lock:
+            if holder not in self._holders:
+                return False
+            self._holders[holder] += 1
+            return True
+
+    def _held(self, holder: object) -> None:
+        with self._lock:
+            self._holders[holder] = 1
+
+    def _leave(self, holder: object) -> bool:
+        """One use by ``holder`` ends; True when it was the last and the slot goes back."""
+        with self._lock:
+            self._holders[holder] -= 1
+            if self._holders[holder]:
+                return False
+            del self._holders[holder]
+            return True
+
     def __repr__(self) -> str:
         return (
             f"<ConnectionLimiter limit={self._limit} in_use={self._in_use} "
@@ -284,29 +309,55 @@ def current_limiter() -> ConnectionLimiter | None:
     return active[-1] if active else None
 
 
+def _holder() -> object:
+    """Who takes a slot: the running task, else the thread."""
+    try:
+        task: object = asyncio.current_task()
+    except RuntimeError:  # no event loop in this thread
+        task = None
+    if task is None and "trio" in sys.modules:
+        try:
+            task = sys.modules["trio"].lowlevel.current_task()
+        except RuntimeError:
+            task = None
+    return threading.get_ident() if task is None else task
+
+
 @contextmanager
 def slot() -> Iterator[None]:
-    """Hold one connection slot from every limiter in effect (none: no waiting)."""
+    """Hold one connection slot from every limiter in effect (none: no waiting).
+
+    Within a slot the same thread or task takes no second one: a request made
+    by a transfer that holds a slot already counts.
+    """
+    holder = _holder()
     held: list[ConnectionLimiter] = []
     try:
         for limiter in _active_limiters.get():
-            limiter.acquire()
+            if not limiter._enter_again(holder):
+                limiter.acquire()
+                limiter._held(holder)
             held.append(limiter)
         yield
     finally:
         for limiter in reversed(held):
-            limiter.release()
+            if limiter._leave(holder):
+                limiter.release()
 
 
 @asynccontextmanager
 async def async_slot() -> AsyncIterator[None]:
     """The async twin of :func:`slot`: waits without blocking the event loop."""
+    holder = _holder()
     held: list[ConnectionLimiter] = []
     try:
         for limiter in _active_limiters.get():
-            await limiter.acquire_async()
+            if not limiter._enter_again(holder):
+                await limiter.acquire_async()
+                limiter._held(holder)
             held.append(limiter)
         yield
     finally:
         for limiter in reversed(held):
-            limiter.release()
+            if limiter._leave(holder):
+                limiter.release()

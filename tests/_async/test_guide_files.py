@@ -293,6 +293,20 @@ async def test_parallel_download_with_connection_limiting(client, uploaded, data
         assert (tmp_path / file_.key).read_bytes() == (data_dir / file_.key).read_bytes()
 
 
+async def test_a_limit_bounds_every_request_not_only_the_content(client, draft):
+    # Each upload also creates and commits its entry: under the limit, those wait too,
+    # so twenty uploads at once never open more than two connections.
+    with limit_connections(2) as limiter:
+        tasks = [
+            partial(client.files.upload, draft, f"part-{n}.bin", source=bytes([n]) * 1000)
+            for n in range(20)
+        ]
+        await async_run_all(tasks)
+    assert limiter.peak == 2
+    assert len(client._http._client._transport._pool.connections) <= 2
+    assert len(list(await client.files.list(draft))) == 20
+
+
 # -- Reading file metadata --------------------------------------------------------------
 
 

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_guide_files.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 57a566c7b9c253236c9a211db5f326d1730e146d374714011c1d19bc8a2710bf
+# body-sha256: e015224e112bdbc1ed34694c3ac41503bfa388eab3978cda631b45b3bec05aeb
 """Every example of the Files API user guide, against the local repository.
 
 Each test follows the guide's code as closely as the test setting allows
@@ -293,6 +293,20 @@ def test_parallel_download_with_connection_limiting(client, uploaded, data_dir, 
     assert sorted(str(r) for r in results) == sorted(f"{output_dir}/{f.key}" for f in files)
     for file_ in files:
         assert (tmp_path / file_.key).read_bytes() == (data_dir / file_.key).read_bytes()
+
+
+def test_a_limit_bounds_every_request_not_only_the_content(client, draft):
+    # Each upload also creates and commits its entry: under the limit, those wait too,
+    # so twenty uploads at once never open more than two connections.
+    with limit_connections(2) as limiter:
+        tasks = [
+            partial(client.files.upload, draft, f"part-{n}.bin", source=bytes([n]) * 1000)
+            for n in range(20)
+        ]
+        run_all(tasks)
+    assert limiter.peak == 2
+    assert len(client._http._client._transport._pool.connections) <= 2
+    assert len(list(client.files.list(draft))) == 20
 
 
 # -- Reading file metadata --------------------------------------------------------------

@@ -255,11 +255,51 @@ async def test_cancellation_racing_with_the_wake_up_gives_the_slot_back() -> Non
 
 async def test_timed_out_waiters_do_not_leak() -> None:
     with limit_connections(2) as limiter:
-        async with async_slot(), async_slot():
-            for _ in range(5):
-                with pytest.raises(asyncio.TimeoutError):
-                    await asyncio.wait_for(limiter.acquire_async(), 0.001)
-            assert limiter.waiting == 0
+        await limiter.acquire_async()
+        await limiter.acquire_async()
+        for _ in range(5):
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(limiter.acquire_async(), 0.001)
+        assert limiter.waiting == 0
+        limiter.release()
+        limiter.release()
+        assert limiter.in_use == 0
+
+
+async def test_a_task_holding_a_slot_takes_no_second_one() -> None:
+    with limit_connections(1) as limiter:
+        async with async_slot(), async_slot():  # a request made inside a transfer's slot
+            assert limiter.in_use == 1
+        assert limiter.in_use == 0
+
+
+async def test_tasks_started_inside_a_slot_take_their_own() -> None:
+    with limit_connections(2) as limiter:
+        async with async_slot():
+
+            async def part() -> int:
+                async with async_slot():
+                    await asyncio.sleep(0.01)
+                    return limiter.in_use
+
+            seen = await asyncio.gather(part(), part())
+        assert max(seen) == 2  # the parent's slot and one part's; the other part waited
+        assert limiter.peak == 2
+        assert limiter.in_use == 0
+
+
+def test_threads_take_a_slot_each_and_none_twice() -> None:
+    with limit_connections(3) as limiter:
+        with slot(), slot():
+            assert limiter.in_use == 1
+            with ThreadPoolExecutor(2) as pool:
+                context = contextvars.copy_context()
+
+                def hold() -> int:
+                    with slot():
+                        return limiter.in_use
+
+                assert pool.submit(context.run, hold).result() == 2
         assert limiter.in_use == 0
 
 

@@ -28,6 +28,7 @@ from nrpfiles.errors import (
     UnexpectedResponseError,
     error_from_response,
 )
+from nrpfiles.limits import async_slot
 
 logger = logging.getLogger("nrpfiles")
 
@@ -91,16 +92,20 @@ class AsyncHttp:
         The body is read inside the retries: an answer cut off halfway is
         asked for again when the request is safe to repeat.
         """
-        return await self._send_with_retries(
-            method,
-            httpx.URL(str(url)),
-            json=json,
-            content=content,
-            headers=headers,
-            params=params,
-            idempotent=_is_idempotent(method, idempotent),
-            read_body=True,
-        )
+        # Under limit_connections every request holds a slot, or a thousand tasks'
+        # API calls would all wait in the connection pool, which then does
+        # quadratic work to hand out connections.
+        async with async_slot():
+            return await self._send_with_retries(
+                method,
+                httpx.URL(str(url)),
+                json=json,
+                content=content,
+                headers=headers,
+                params=params,
+                idempotent=_is_idempotent(method, idempotent),
+                read_body=True,
+            )
 
     async def request_json(
         self,
@@ -131,20 +136,21 @@ class AsyncHttp:
         idempotent: bool | None = None,
     ) -> AsyncIterator[httpx.Response]:
         """Open a response whose body the caller reads; retries cover getting the headers."""
-        response = await self._send_with_retries(
-            method,
-            httpx.URL(str(url)),
-            json=json,
-            content=content,
-            headers=headers,
-            params=params,
-            idempotent=_is_idempotent(method, idempotent),
-            read_body=False,
-        )
-        try:
-            yield response
-        finally:
-            await response.aclose()
+        async with async_slot():
+            response = await self._send_with_retries(
+                method,
+                httpx.URL(str(url)),
+                json=json,
+                content=content,
+                headers=headers,
+                params=params,
+                idempotent=_is_idempotent(method, idempotent),
+                read_body=False,
+            )
+            try:
+                yield response
+            finally:
+                await response.aclose()
 
     async def _send_with_retries(
         self,

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/http.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 4492358bdcef448aedca9d66ecfd23d66840e065f0726bf6db8c62150a18f7b8
+# body-sha256: ac3cbf1d301d4ae3eeb7a7b5e4c29dbd73cef9b940a7a320d62204cc3d1e8d61
 """Every request to a repository goes through here: token scoping, redirects, retries, errors."""
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from nrpfiles.errors import (
     UnexpectedResponseError,
     error_from_response,
 )
+from nrpfiles.limits import slot
 
 logger = logging.getLogger("nrpfiles")
 
@@ -93,16 +94,20 @@ class Http:
         The body is read inside the retries: an answer cut off halfway is
         asked for again when the request is safe to repeat.
         """
-        return self._send_with_retries(
-            method,
-            httpx.URL(str(url)),
-            json=json,
-            content=content,
-            headers=headers,
-            params=params,
-            idempotent=_is_idempotent(method, idempotent),
-            read_body=True,
-        )
+        # Under limit_connections every request holds a slot, or a thousand tasks'
+        # API calls would all wait in the connection pool, which then does
+        # quadratic work to hand out connections.
+        with slot():
+            return self._send_with_retries(
+                method,
+                httpx.URL(str(url)),
+                json=json,
+                content=content,
+                headers=headers,
+                params=params,
+                idempotent=_is_idempotent(method, idempotent),
+                read_body=True,
+            )
 
     def request_json(
         self,
@@ -133,20 +138,21 @@ class Http:
         idempotent: bool | None = None,
     ) -> Iterator[httpx.Response]:
         """Open a response whose body the caller reads; retries cover getting the headers."""
-        response = self._send_with_retries(
-            method,
-            httpx.URL(str(url)),
-            json=json,
-            content=content,
-            headers=headers,
-            params=params,
-            idempotent=_is_idempotent(method, idempotent),
-            read_body=False,
-        )
-        try:
-            yield response
-        finally:
-            response.close()
+        with slot():
+            response = self._send_with_retries(
+                method,
+                httpx.URL(str(url)),
+                json=json,
+                content=content,
+                headers=headers,
+                params=params,
+                idempotent=_is_idempotent(method, idempotent),
+                read_body=False,
+            )
+            try:
+                yield response
+            finally:
+                response.close()
 
     def _send_with_retries(
         self,
