@@ -208,6 +208,24 @@ async def test_ranged_download_verifies_and_pins_the_version(client, respx_mock,
         assert route.call_count == 1  # a 200 to a Range request carries the whole file
 
 
+async def test_auto_downloads_a_large_file_in_ranges_measured_in_waves(
+    client, respx_mock, monkeypatch
+):
+    import nrpfiles._transfer_plan as plan
+
+    monkeypatch.setattr(plan, "RANGED_DOWNLOAD_THRESHOLD", 1 << 20)
+    monkeypatch.setattr(plan, "DEFAULT_DOWNLOAD_PART_SIZE", 1 << 20)
+    data = bytes(range(256)) * (4096 * 7 + 3)  # seven ranges of 1 MiB and a little over
+    route = content_route(respx_mock, data, ranges=True)
+    sink = MemorySink()
+    await client.files.download(file_entry(data), sink)
+    assert sink.data == data
+    assert route.call_count == 8
+    starts = sorted(int(c.request.headers["Range"][6:].split("-")[0]) for c in route.calls)
+    step = -(-len(data) // 8)
+    assert starts == list(range(0, len(data), step))
+
+
 async def test_download_mismatch_leaves_no_target(client, respx_mock, tmp_path):
     data = b"the bytes"
     content_route(respx_mock, data, ranges=False)

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_files_mocked.py by scripts/gen_sync.py: do not edit.
-# body-sha256: dbcca3a588ea40c7d9ce04ea4373293d7274fac5ffd35b4e8a5362fb325ea452
+# body-sha256: 119c675291eb2936dc1d242438b7deae8f75f4f747a7ee62bdf05929d45b3353
 """Files API against mocked HTTP: protocol quirks the local repository does not show."""
 
 from __future__ import annotations
@@ -208,6 +208,24 @@ def test_ranged_download_verifies_and_pins_the_version(client, respx_mock, range
         assert all(c.request.headers["If-Match"] == f'"{md5(data)}"' for c in later)
     else:
         assert route.call_count == 1  # a 200 to a Range request carries the whole file
+
+
+def test_auto_downloads_a_large_file_in_ranges_measured_in_waves(
+    client, respx_mock, monkeypatch
+):
+    import nrpfiles._transfer_plan as plan
+
+    monkeypatch.setattr(plan, "RANGED_DOWNLOAD_THRESHOLD", 1 << 20)
+    monkeypatch.setattr(plan, "DEFAULT_DOWNLOAD_PART_SIZE", 1 << 20)
+    data = bytes(range(256)) * (4096 * 7 + 3)  # seven ranges of 1 MiB and a little over
+    route = content_route(respx_mock, data, ranges=True)
+    sink = MemorySink()
+    client.files.download(file_entry(data), sink)
+    assert sink.data == data
+    assert route.call_count == 8
+    starts = sorted(int(c.request.headers["Range"][6:].split("-")[0]) for c in route.calls)
+    step = -(-len(data) // 8)
+    assert starts == list(range(0, len(data), step))
 
 
 def test_download_mismatch_leaves_no_target(client, respx_mock, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from contextlib import AsyncExitStack
 
 import httpx
@@ -20,6 +21,7 @@ from nrpfiles._concurrency import (
 )
 from nrpfiles._transfer_plan import DEFAULT_PARALLEL_PARTS, download_ranges
 from nrpfiles._urls import same_origin
+from nrpfiles._widening import Widening
 from nrpfiles.errors import ChecksumMismatchError, PermissionDeniedError, TransferError
 from nrpfiles.limits import async_slot
 from nrpfiles.models import File
@@ -92,6 +94,8 @@ class AsyncDownloader:
         try:
             with open_progress(progress, total=file.size, description=file.key) as bar:
                 transfer = _Transfer(self._http, url, file, writer, spans, hasher, bar)
+                if parts is None and part_size is None:  # auto: as many as pay, measured
+                    transfer.widening = Widening(DEFAULT_PARALLEL_PARTS)
                 await transfer.run()
             if hasher is not None and expected is not None:
                 total = transfer.total_written
@@ -141,6 +145,7 @@ class _Transfer:
         self._front = 0  # index of the first range not yet complete
         self._front_lock = threading.Lock()
         self._etag: str | None = None
+        self.widening: Widening | None = None  # None: DEFAULT_PARALLEL_PARTS at once
 
     @property
     def total_written(self) -> int:
@@ -170,9 +175,24 @@ class _Transfer:
 
             jobs: list[AsyncJob[None]] = [first_range]
             jobs += [self._job(part) for part in self._ranges[1:]]
-            await async_gather(jobs, limit=DEFAULT_PARALLEL_PARTS)
+            if self.widening is None:
+                await async_gather(jobs, limit=DEFAULT_PARALLEL_PARTS)
+            else:
+                await self._in_waves(jobs, self.widening)
         finally:
             await stack.aclose()
+
+    async def _in_waves(self, jobs: list[AsyncJob[None]], widening: Widening) -> None:
+        """Run the ranges' jobs as wide as measured to pay (see nrpfiles._widening)."""
+        done = 0
+        while done < len(jobs):
+            count = len(jobs) - done if widening.settled else widening.wave()
+            wave = slice(done, done + count)
+            began = time.monotonic()
+            await async_gather(jobs[wave], limit=widening.width)
+            size = sum(part.written for part in self._ranges[wave])
+            widening.measured(size, time.monotonic() - began)
+            done += count
 
     def _job(self, part: _Range) -> AsyncJob[None]:
         async def fetch() -> None:

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: c1ef4155b60f20ea8408962a910a8bf4e7da6baaedcd78c2ad9eee5c40c195c7
+# body-sha256: 97d9764015c1b457be9cb91af416bd16253b9bd3d261ad31d70cc1540ed12c33
 """Downloads: one stream or parallel ranges, resumed where they break, verified before publishing."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from contextlib import ExitStack
 
 import httpx
@@ -22,6 +23,7 @@ from nrpfiles._concurrency import (
 )
 from nrpfiles._transfer_plan import DEFAULT_PARALLEL_PARTS, download_ranges
 from nrpfiles._urls import same_origin
+from nrpfiles._widening import Widening
 from nrpfiles.errors import ChecksumMismatchError, PermissionDeniedError, TransferError
 from nrpfiles.limits import slot
 from nrpfiles.models import File
@@ -94,6 +96,8 @@ class Downloader:
         try:
             with open_progress(progress, total=file.size, description=file.key) as bar:
                 transfer = _Transfer(self._http, url, file, writer, spans, hasher, bar)
+                if parts is None and part_size is None:  # auto: as many as pay, measured
+                    transfer.widening = Widening(DEFAULT_PARALLEL_PARTS)
                 transfer.run()
             if hasher is not None and expected is not None:
                 total = transfer.total_written
@@ -143,6 +147,7 @@ class _Transfer:
         self._front = 0  # index of the first range not yet complete
         self._front_lock = threading.Lock()
         self._etag: str | None = None
+        self.widening: Widening | None = None  # None: DEFAULT_PARALLEL_PARTS at once
 
     @property
     def total_written(self) -> int:
@@ -172,9 +177,24 @@ class _Transfer:
 
             jobs: list[Job[None]] = [first_range]
             jobs += [self._job(part) for part in self._ranges[1:]]
-            gather(jobs, limit=DEFAULT_PARALLEL_PARTS)
+            if self.widening is None:
+                gather(jobs, limit=DEFAULT_PARALLEL_PARTS)
+            else:
+                self._in_waves(jobs, self.widening)
         finally:
             stack.close()
+
+    def _in_waves(self, jobs: list[Job[None]], widening: Widening) -> None:
+        """Run the ranges' jobs as wide as measured to pay (see nrpfiles._widening)."""
+        done = 0
+        while done < len(jobs):
+            count = len(jobs) - done if widening.settled else widening.wave()
+            wave = slice(done, done + count)
+            began = time.monotonic()
+            gather(jobs[wave], limit=widening.width)
+            size = sum(part.written for part in self._ranges[wave])
+            widening.measured(size, time.monotonic() - began)
+            done += count
 
     def _job(self, part: _Range) -> Job[None]:
         def fetch() -> None:

@@ -1,0 +1,32 @@
+"""How wide ``auto`` runs parts: as wide as each added part adds throughput."""
+
+from __future__ import annotations
+
+from nrpfiles._widening import Widening
+
+
+def widths(rates_by_width: dict[int, float], maximum: int = 4) -> list[int]:
+    """The widths a transfer runs its waves at, given the throughput each width gives."""
+    widening = Widening(maximum)
+    seen = []
+    while not widening.settled:
+        seen.append(widening.width)
+        widening.measured(int(rates_by_width[widening.width]), 1.0)
+    return [*seen, widening.width]
+
+
+def test_a_link_that_one_stream_fills_stays_at_one_part() -> None:
+    assert widths({1: 100.0, 2: 95.0}) == [1, 2, 1]
+
+
+def test_parts_are_added_while_each_adds_a_tenth() -> None:
+    assert widths({1: 100.0, 2: 180.0, 3: 190.0}) == [1, 2, 3, 2]
+
+
+def test_no_more_parts_than_the_maximum() -> None:
+    assert widths({1: 100.0, 2: 200.0, 3: 300.0, 4: 400.0}) == [1, 2, 3, 4, 4]
+
+
+def test_a_maximum_of_one_is_settled_from_the_start() -> None:
+    widening = Widening(1)
+    assert widening.settled and widening.width == 1
