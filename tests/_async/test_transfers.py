@@ -34,9 +34,7 @@ def checksums_of(data: bytes, part_size: int) -> set[str]:
 
 async def test_a_multipart_upload_is_verified_and_comes_back_whole(client, draft, repository):
     data = random_bytes(11 * MIB + 17, seed=1)
-    file = await client.files.upload(
-        draft, "parts.bin", {}, data, "multipart", {"part_size": PART}
-    )
+    file = await client.files.upload(draft, "parts.bin", {}, data, "multipart", {"part_size": PART})
     assert file.status == "completed" and file.size == len(data)
     assert file.checksum in checksums_of(data, PART)
     if repository.storage == "s3":
@@ -44,6 +42,27 @@ async def test_a_multipart_upload_is_verified_and_comes_back_whole(client, draft
     for parts in (1, 3):
         sink = await client.files.download(draft, "parts.bin", MemorySink(), parts=parts)
         assert sink.data == data
+
+
+async def test_parts_are_hashed_as_s3_does_only_when_they_go_to_storage(
+    client, draft, repository, monkeypatch
+):
+    import nrpfiles._async.upload_steps as steps
+
+    hashed_in_parts = []
+    original = steps.parted_md5_of_source
+
+    def parted(*arguments):
+        hashed_in_parts.append(arguments)
+        return original(*arguments)
+
+    monkeypatch.setattr(steps, "parted_md5_of_source", parted)
+    data = random_bytes(11 * MIB, seed=5)
+    file = await client.files.upload(
+        draft, "hashed.bin", {}, data, "multipart", {"part_size": PART}
+    )
+    assert file.checksum in checksums_of(data, PART)
+    assert bool(hashed_in_parts) == file.checksum.startswith("multipart:")
 
 
 async def test_auto_sends_a_large_file_in_parts(client, draft, repository, tmp_path):

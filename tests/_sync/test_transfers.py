@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_transfers.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 74b807dc715b3fe1ce872d1d6ce7f3cd26e839abb7e9a38e1268bd5bc01c2839
+# body-sha256: 55b8a361ea0a39941bfc0c745affe51bf9af9f4a46f79e57abf68a02bde55947
 """Every transfer type the repository lets users use, against each server, every byte verified.
 
 On S3 storage with a lazy worker a multipart upload's checksum stays
@@ -36,9 +36,7 @@ def checksums_of(data: bytes, part_size: int) -> set[str]:
 
 def test_a_multipart_upload_is_verified_and_comes_back_whole(client, draft, repository):
     data = random_bytes(11 * MIB + 17, seed=1)
-    file = client.files.upload(
-        draft, "parts.bin", {}, data, "multipart", {"part_size": PART}
-    )
+    file = client.files.upload(draft, "parts.bin", {}, data, "multipart", {"part_size": PART})
     assert file.status == "completed" and file.size == len(data)
     assert file.checksum in checksums_of(data, PART)
     if repository.storage == "s3":
@@ -46,6 +44,27 @@ def test_a_multipart_upload_is_verified_and_comes_back_whole(client, draft, repo
     for parts in (1, 3):
         sink = client.files.download(draft, "parts.bin", MemorySink(), parts=parts)
         assert sink.data == data
+
+
+def test_parts_are_hashed_as_s3_does_only_when_they_go_to_storage(
+    client, draft, repository, monkeypatch
+):
+    import nrpfiles._sync.upload_steps as steps
+
+    hashed_in_parts = []
+    original = steps.parted_md5_of_source
+
+    def parted(*arguments):
+        hashed_in_parts.append(arguments)
+        return original(*arguments)
+
+    monkeypatch.setattr(steps, "parted_md5_of_source", parted)
+    data = random_bytes(11 * MIB, seed=5)
+    file = client.files.upload(
+        draft, "hashed.bin", {}, data, "multipart", {"part_size": PART}
+    )
+    assert file.checksum in checksums_of(data, PART)
+    assert bool(hashed_in_parts) == file.checksum.startswith("multipart:")
 
 
 def test_auto_sends_a_large_file_in_parts(client, draft, repository, tmp_path):

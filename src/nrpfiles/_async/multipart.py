@@ -58,6 +58,10 @@ async def async_upload_multipart(
         "transfer": {"type": MULTIPART, "parts": count, "part_size": part_size},
     }
     entry = await uploader.init(files_url, init, overwrite)
+    if any(
+        not same_origin(httpx.URL(link.url), uploader.repository_url) for link in entry.links.parts
+    ):
+        sending = sending.hashing_parts()  # storage will report S3's checksum of the parts
     upload = _PartsUpload(uploader, entry, sending, plan, bar)
     if sorted(upload.links) != list(range(1, count + 1)):
         await uploader.remove(entry)

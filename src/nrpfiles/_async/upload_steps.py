@@ -39,12 +39,20 @@ class Sending:
     @classmethod
     def start(cls, source: DataSource, size: int, part_size: int | None) -> Sending:
         md5 = BackgroundJob(lambda: md5_of_source(source, size), name="nrpfiles-md5")
-        if part_size is None:
-            return cls(source, size, md5)
+        return cls(source, size, md5, part_size)
+
+    def hashing_parts(self) -> Sending:
+        """Also hash the parts as S3 does, beside the sending, for parts that go to storage.
+
+        A repository that takes the parts itself assembles the file and reports its
+        MD5: a second hash of every byte would only take a core from the first.
+        """
+        source, size, part_size = self.source, self.size, self.part_size
+        assert part_size is not None
         parted = BackgroundJob(
             lambda: parted_md5_of_source(source, size, part_size), name="nrpfiles-md5-parts"
         )
-        return cls(source, size, md5, part_size, parted)
+        return attrs.evolve(self, parted=parted)
 
     async def hashed(self) -> None:
         await self.md5.async_result()

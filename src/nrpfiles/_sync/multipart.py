@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/multipart.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 76c48ac841cef9261a9067bd262a3488d82139f0d0cab8277e3df14cddad847d
+# body-sha256: 83400bb0917dbdc3dfbb4411ffd27fd1860c1e1c0db063a7f63cd06525a811ff
 """Multipart uploads (M): parts in parallel, straight to storage where the repository presigns them.
 
 Two kinds of refusal look alike and mean different things. A 403 from the
@@ -60,6 +60,10 @@ def upload_multipart(
         "transfer": {"type": MULTIPART, "parts": count, "part_size": part_size},
     }
     entry = uploader.init(files_url, init, overwrite)
+    if any(
+        not same_origin(httpx.URL(link.url), uploader.repository_url) for link in entry.links.parts
+    ):
+        sending = sending.hashing_parts()  # storage will report S3's checksum of the parts
     upload = _PartsUpload(uploader, entry, sending, plan, bar)
     if sorted(upload.links) != list(range(1, count + 1)):
         uploader.remove(entry)

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/upload_steps.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 32857417157a489d5e55e209d241cbbc81e9d8c49cb0d9c2534eb5421eafd4ec
+# body-sha256: b912105e6bee51ed6830f5defebef28717e81ed0c9e8cefaa67c9006f31f5f47
 """What every upload type shares: the source being sent, its body, its checksums, cleanup."""
 
 from __future__ import annotations
@@ -41,12 +41,20 @@ class Sending:
     @classmethod
     def start(cls, source: DataSource, size: int, part_size: int | None) -> Sending:
         md5 = BackgroundJob(lambda: md5_of_source(source, size), name="nrpfiles-md5")
-        if part_size is None:
-            return cls(source, size, md5)
+        return cls(source, size, md5, part_size)
+
+    def hashing_parts(self) -> Sending:
+        """Also hash the parts as S3 does, beside the sending, for parts that go to storage.
+
+        A repository that takes the parts itself assembles the file and reports its
+        MD5: a second hash of every byte would only take a core from the first.
+        """
+        source, size, part_size = self.source, self.size, self.part_size
+        assert part_size is not None
         parted = BackgroundJob(
             lambda: parted_md5_of_source(source, size, part_size), name="nrpfiles-md5-parts"
         )
-        return cls(source, size, md5, part_size, parted)
+        return attrs.evolve(self, parted=parted)
 
     def hashed(self) -> None:
         self.md5.result()
