@@ -1,17 +1,20 @@
 """The local repository in a process of its own, so its threads never share the client's GIL.
 
-    python benchmarks/_repository.py DATA_DIR
+    python benchmarks/_repository.py DATA_DIR [--profile nrp] [--delay 0.02]
 
-Prints one JSON line ({"url", "api_url", "token"}) once it serves, and stops when
-stdin closes. The per-record file limit (max_files) is raised from InvenioRDM's default of 100
-(real instances configure theirs) so that 1,000 small files fit on one draft. Range requests
-are on (FILES_REST_ALLOW_RANGE_REQUESTS, off in InvenioRDM's default) because the benchmarks
-measure parallel ranged downloads, and a multipart upload's checksum is computed at commit
-(an eager worker) so that upload times measure the transfer, not a background task's delay.
+Prints one JSON line ({"url", "api_url", "token"}) once it serves, or {"error": why} when it
+cannot (a profile not available yet), and stops when stdin closes. The per-record file limit
+(max_files) is raised from InvenioRDM's default of 100 (real instances configure theirs) so that
+1,000 small files fit on one draft. Range requests are on (FILES_REST_ALLOW_RANGE_REQUESTS, off
+in InvenioRDM's default) because the benchmarks measure parallel ranged downloads, and a
+multipart upload's checksum is computed at commit (an eager worker) so that upload times
+measure the transfer, not a background task's delay. ``--delay`` holds every request that
+long before it is answered: the round trip of a repository across a network.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -21,12 +24,31 @@ FILES_PER_RECORD = 10_000
 
 
 def main() -> None:
-    with LocalRepository(
-        data_dir=sys.argv[1], max_files=FILES_PER_RECORD, ranges=True, checksum_delay=0
-    ) as repository:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("data_dir")
+    parser.add_argument("--profile", default="invenio")
+    parser.add_argument("--delay", type=float, default=0.0)
+    args = parser.parse_args()
+    try:
+        repository = LocalRepository(
+            data_dir=args.data_dir,
+            max_files=FILES_PER_RECORD,
+            ranges=True,
+            checksum_delay=0,
+            profile=args.profile,
+        )
+        repository.start()
+    except Exception as error:
+        print(json.dumps({"error": f"{type(error).__name__}: {error}"}), flush=True)
+        return
+    try:
+        if args.delay:
+            repository.faults.configure(delay=args.delay)
         ready = {"url": repository.url, "api_url": repository.api_url, "token": repository.token}
         print(json.dumps(ready), flush=True)
         sys.stdin.read()
+    finally:
+        repository.stop()
 
 
 if __name__ == "__main__":
