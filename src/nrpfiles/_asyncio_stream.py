@@ -6,7 +6,7 @@ pass of the event loop (two passes and two epoll changes per read, plus a
 timeout scope), and returns one socket read at most. This stream keeps the
 transport reading into a buffer of its own while the caller writes and hashes
 what it got, up to a bound, so that a read mostly finds bytes waiting and
-takes all of them without a pass of the loop. Under trio the transports use
+takes them (up to 1 MiB) without a pass of the loop. Under trio the transports use
 anyio's stream as before.
 """
 
@@ -30,8 +30,10 @@ _RECEIVE_ROOM = 1 << 20
 # httpcore reads response bodies this much at a time; smaller reads are protocol
 # handshakes and must not take more than they ask for.
 _BODY_READ = 64 << 10
-# What one body read may take of the buffer: every socket read since the last.
-_LARGEST_READ = _HIGH_WATER + _RECEIVE_ROOM
+# What one body read may take of the buffer. Larger saves nothing (the next read
+# finds the rest without a pass of the loop) and copies longer under the GIL,
+# which the thread hashing the download then waits for.
+_LARGEST_READ = 1 << 20
 
 SocketOption = (
     tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
@@ -43,7 +45,7 @@ class _Protocol(asyncio.BufferedProtocol):
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
-        self._buffer = bytearray(_LARGEST_READ)
+        self._buffer = bytearray(_HIGH_WATER + _RECEIVE_ROOM)
         self._view = memoryview(self._buffer)
         self._start = 0
         self._end = 0

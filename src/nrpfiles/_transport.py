@@ -29,11 +29,10 @@ import httpx
 import sniffio
 from httpcore._utils import is_socket_readable
 
-from nrpfiles import _asyncio_stream as asyncio_stream
-
 # The reader stock httpx clients use for the proxy variables; private, hence the pin.
 from httpx._utils import get_environment_proxies
 
+from nrpfiles import _asyncio_stream as asyncio_stream
 from nrpfiles._pool import (
     AsyncConnectionPool,
     AsyncHTTPProxyPool,
@@ -45,8 +44,8 @@ from nrpfiles._pool import (
 from nrpfiles._urls import redact_url
 from nrpfiles.errors import ConfigurationError
 
-# Enough to take a whole socket buffer of a fast link in one call; asyncio's own
-# transport reads 256 KiB at a time, so larger would not help the async flavour.
+# Enough to take a whole socket buffer of a fast link in one call (the async
+# flavour reads asyncio's transport its own way: nrpfiles._asyncio_stream).
 READ_SIZE = 256 << 10
 # httpcore asks for this much when it reads response bodies; smaller requests are
 # protocol handshakes, which must not read past what they asked for.
