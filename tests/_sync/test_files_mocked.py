@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_files_mocked.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 119c675291eb2936dc1d242438b7deae8f75f4f747a7ee62bdf05929d45b3353
+# body-sha256: 2bba7203e2ffae126351b5dc14e411f4bdde5c1cd1ae6aa46adee423e506c397
 """Files API against mocked HTTP: protocol quirks the local repository does not show."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import threading
+import time
 
 import httpx
 import pytest
@@ -472,6 +473,76 @@ def test_an_unfinished_file_is_not_downloaded(client, respx_mock):
     assert not respx_mock.calls
 
 
+def multipart_route(respx_mock, key: str, data: bytes, part_base: str, parts: int = 2) -> list[str]:
+    """The files endpoint creating ``key`` as multipart (``parts`` under ``part_base``) or L;
+    returns the transfer types of the entries created, in order."""
+    links = [
+        {"part": n, "url": f"{part_base}/{n}", "expiration": None} for n in range(1, parts + 1)
+    ]
+    multipart = entry(key, transfer={"type": "M"})
+    multipart["links"] = {
+        "self": f"{FILES}/{key}",
+        "parts": links,
+        "commit": f"{FILES}/{key}/commit",
+    }
+    inits: list[str] = []
+
+    def init(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)[0]
+        inits.append(body.get("transfer", {}).get("type", "L"))
+        created = multipart if inits[-1] == "M" else entry(body["key"])
+        return httpx.Response(201, json={"entries": [created]})
+
+    respx_mock.post(FILES).mock(side_effect=init)
+    respx_mock.post(f"{FILES}/{key}/commit").respond(
+        200, json=entry(key, status="completed", size=len(data), checksum=md5(data))
+    )
+    return inits
+
+
+def test_auto_sends_parts_in_measured_waves(client, respx_mock, draft, monkeypatch):
+    import nrpfiles._transfer_plan as plan
+
+    monkeypatch.setattr(plan, "MULTIPART_THRESHOLD", 8 << 20)
+    monkeypatch.setattr(plan, "DEFAULT_UPLOAD_PART_SIZE", 5 << 20)
+    data = bytes(range(256)) * (24 << 12)  # 24 MiB: five parts, the first wave one at a time
+    inits = multipart_route(respx_mock, "big.bin", data, f"{FILES}/big.bin/content", parts=5)
+    in_flight, most, lock = [0], [0], threading.Lock()
+
+    def part(request: httpx.Request) -> httpx.Response:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        time.sleep(0.005)
+        with lock:
+            in_flight[0] -= 1
+        return httpx.Response(200)
+
+    parts = respx_mock.put(url__regex=rf"{re.escape(FILES)}/big\.bin/content/\d").mock(
+        side_effect=part
+    )
+    file = client.files.upload(draft, "big.bin", {}, data)
+    assert file.status == "completed"
+    assert inits == ["M"] and parts.call_count == 5
+    assert 1 <= most[0] <= 4
+
+
+def test_auto_sends_parts_straight_to_storage(client, respx_mock, draft, monkeypatch):
+    import nrpfiles._transfer_plan as plan
+
+    monkeypatch.setattr(plan, "MULTIPART_THRESHOLD", 8 << 20)
+    monkeypatch.setattr(plan, "DEFAULT_UPLOAD_PART_SIZE", 6 << 20)
+    data = bytes(range(256)) * (12 << 12)
+    storage = "https://storage.example.net/bucket/big.bin"
+    inits = multipart_route(respx_mock, "big.bin", data, storage)
+    parts = respx_mock.put(url__startswith=storage).respond(200)
+    file = client.files.upload(draft, "big.bin", {}, data)
+    assert file.status == "completed"
+    assert inits == ["M"]
+    assert sorted(str(call.request.url) for call in parts.calls) == [f"{storage}/1", f"{storage}/2"]
+    assert all("Authorization" not in call.request.headers for call in parts.calls)
+
+
 def test_multipart_refused_at_the_commit_goes_local_and_is_learnt_once(
     client, respx_mock, draft, caplog
 ):
@@ -539,7 +610,9 @@ def test_a_limit_the_repository_names_is_a_clear_error(
 
     refusal = httpx.Response(400, json={"status": 400, "message": message})
     init = respx_mock.post(FILES).mock(
-        side_effect=[refusal] if at == "init" else [httpx.Response(201, json={"entries": [entry("a.bin")]})]
+        side_effect=[refusal]
+        if at == "init"
+        else [httpx.Response(201, json={"entries": [entry("a.bin")]})]
     )
     content = respx_mock.put(f"{FILES}/a.bin/content").mock(side_effect=[refusal])
     deleted = respx_mock.delete(f"{FILES}/a.bin").respond(204)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from contextlib import AsyncExitStack
 
 import httpx
 
 from nrpfiles._async.http import AsyncHttp
+from nrpfiles._async.waves import async_in_waves
 from nrpfiles._checksums import TrailingHasher, expected_checksum
 from nrpfiles._concurrency import (
     AsyncJob,
@@ -178,21 +178,12 @@ class _Transfer:
             if self.widening is None:
                 await async_gather(jobs, limit=DEFAULT_PARALLEL_PARTS)
             else:
-                await self._in_waves(jobs, self.widening)
+                ranges = self._ranges
+                await async_in_waves(
+                    jobs, lambda wave: sum(r.written for r in ranges[wave]), self.widening
+                )
         finally:
             await stack.aclose()
-
-    async def _in_waves(self, jobs: list[AsyncJob[None]], widening: Widening) -> None:
-        """Run the ranges' jobs as wide as measured to pay (see nrpfiles._widening)."""
-        done = 0
-        while done < len(jobs):
-            count = len(jobs) - done if widening.settled else widening.wave()
-            wave = slice(done, done + count)
-            began = time.monotonic()
-            await async_gather(jobs[wave], limit=widening.width)
-            size = sum(part.written for part in self._ranges[wave])
-            widening.measured(size, time.monotonic() - began)
-            done += count
 
     def _job(self, part: _Range) -> AsyncJob[None]:
         async def fetch() -> None:

@@ -19,9 +19,15 @@ from nrpfiles._async.upload_steps import (
     Sending,
     raise_for_failed_transfer,
 )
+from nrpfiles._async.waves import async_in_waves
 from nrpfiles._concurrency import AsyncJob, async_gather
-from nrpfiles._transfer_plan import DEFAULT_PARALLEL_PARTS, MULTIPART, S3_MIN_PART_SIZE
+from nrpfiles._transfer_plan import (
+    DEFAULT_PARALLEL_PARTS,
+    MULTIPART,
+    S3_MIN_PART_SIZE,
+)
 from nrpfiles._urls import same_origin
+from nrpfiles._widening import Widening
 from nrpfiles.errors import (
     PermissionDeniedError,
     RepositoryError,
@@ -46,8 +52,12 @@ async def async_upload_multipart(
     plan: tuple[int, int],
     bar: Progress,
     overwrite: bool,
+    adaptive: bool = False,
 ) -> File | None:
-    """Upload in parallel parts; None when the repository refuses part uploads."""
+    """Upload in parallel parts; None when the repository refuses part uploads.
+
+    ``adaptive`` (auto): as many parts at once as measured to pay.
+    """
     count, part_size = plan
     init = {
         "key": key,
@@ -71,10 +81,16 @@ async def async_upload_multipart(
         )
     async with CleanupOnFailure(uploader, entry):
         try:
-            await async_gather(
-                [upload.job(number) for number in range(1, count + 1)],
-                limit=DEFAULT_PARALLEL_PARTS,
-            )
+            jobs = [upload.job(number) for number in range(1, count + 1)]
+            if adaptive:
+                size = sending.size
+                await async_in_waves(
+                    jobs,
+                    lambda wave: min(wave.stop * part_size, size) - wave.start * part_size,
+                    Widening(DEFAULT_PARALLEL_PARTS),
+                )
+            else:
+                await async_gather(jobs, limit=DEFAULT_PARALLEL_PARTS)
         except PermissionDeniedError as refused:
             if not upload.refused_by_repository(refused):
                 raise

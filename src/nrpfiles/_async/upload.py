@@ -27,6 +27,7 @@ from nrpfiles._concurrency import (
 from nrpfiles._limits_answers import limit_refusal
 from nrpfiles._retry import RetryPolicy
 from nrpfiles._transfer_plan import (
+    AUTO,
     FETCH,
     MULTIPART,
     REMOTE,
@@ -107,6 +108,7 @@ class AsyncUploader:
                 limit="file size",
                 key=key,
             )
+        adaptive = wire_type == AUTO
         wire_type = choose_upload_transfer(wire_type, size, offered)
         parts = upload_parts(size, transfer_metadata) if wire_type == MULTIPART else None
         if self.multipart_refused:
@@ -116,7 +118,7 @@ class AsyncUploader:
             entry = None
             if parts is not None:
                 entry = await async_upload_multipart(
-                    self, files_url, key, metadata, sending, parts, bar, overwrite
+                    self, files_url, key, metadata, sending, parts, bar, overwrite, adaptive
                 )
                 if entry is None:  # part uploads refused: the repository takes local only
                     bar.reset_to(0)

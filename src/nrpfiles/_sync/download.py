@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 97d9764015c1b457be9cb91af416bd16253b9bd3d261ad31d70cc1540ed12c33
+# body-sha256: 0f804f808fcd3b965e338d4bc851dd76bdb03e5f7f62d24a6e5cb3e7330d6422
 """Downloads: one stream or parallel ranges, resumed where they break, verified before publishing."""
 
 from __future__ import annotations
@@ -7,12 +7,12 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from contextlib import ExitStack
 
 import httpx
 
 from nrpfiles._sync.http import Http
+from nrpfiles._sync.waves import in_waves
 from nrpfiles._checksums import TrailingHasher, expected_checksum
 from nrpfiles._concurrency import (
     Job,
@@ -180,21 +180,12 @@ class _Transfer:
             if self.widening is None:
                 gather(jobs, limit=DEFAULT_PARALLEL_PARTS)
             else:
-                self._in_waves(jobs, self.widening)
+                ranges = self._ranges
+                in_waves(
+                    jobs, lambda wave: sum(r.written for r in ranges[wave]), self.widening
+                )
         finally:
             stack.close()
-
-    def _in_waves(self, jobs: list[Job[None]], widening: Widening) -> None:
-        """Run the ranges' jobs as wide as measured to pay (see nrpfiles._widening)."""
-        done = 0
-        while done < len(jobs):
-            count = len(jobs) - done if widening.settled else widening.wave()
-            wave = slice(done, done + count)
-            began = time.monotonic()
-            gather(jobs[wave], limit=widening.width)
-            size = sum(part.written for part in self._ranges[wave])
-            widening.measured(size, time.monotonic() - began)
-            done += count
 
     def _job(self, part: _Range) -> Job[None]:
         def fetch() -> None:

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/multipart.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 83400bb0917dbdc3dfbb4411ffd27fd1860c1e1c0db063a7f63cd06525a811ff
+# body-sha256: eeb293fed433c35e433dc6223fbfbddf6ecd2c54748137a57173c119b851a026
 """Multipart uploads (M): parts in parallel, straight to storage where the repository presigns them.
 
 Two kinds of refusal look alike and mean different things. A 403 from the
@@ -21,9 +21,15 @@ from nrpfiles._sync.upload_steps import (
     Sending,
     raise_for_failed_transfer,
 )
+from nrpfiles._sync.waves import in_waves
 from nrpfiles._concurrency import Job, gather
-from nrpfiles._transfer_plan import DEFAULT_PARALLEL_PARTS, MULTIPART, S3_MIN_PART_SIZE
+from nrpfiles._transfer_plan import (
+    DEFAULT_PARALLEL_PARTS,
+    MULTIPART,
+    S3_MIN_PART_SIZE,
+)
 from nrpfiles._urls import same_origin
+from nrpfiles._widening import Widening
 from nrpfiles.errors import (
     PermissionDeniedError,
     RepositoryError,
@@ -48,8 +54,12 @@ def upload_multipart(
     plan: tuple[int, int],
     bar: Progress,
     overwrite: bool,
+    adaptive: bool = False,
 ) -> File | None:
-    """Upload in parallel parts; None when the repository refuses part uploads."""
+    """Upload in parallel parts; None when the repository refuses part uploads.
+
+    ``adaptive`` (auto): as many parts at once as measured to pay.
+    """
     count, part_size = plan
     init = {
         "key": key,
@@ -73,10 +83,16 @@ def upload_multipart(
         )
     with CleanupOnFailure(uploader, entry):
         try:
-            gather(
-                [upload.job(number) for number in range(1, count + 1)],
-                limit=DEFAULT_PARALLEL_PARTS,
-            )
+            jobs = [upload.job(number) for number in range(1, count + 1)]
+            if adaptive:
+                size = sending.size
+                in_waves(
+                    jobs,
+                    lambda wave: min(wave.stop * part_size, size) - wave.start * part_size,
+                    Widening(DEFAULT_PARALLEL_PARTS),
+                )
+            else:
+                gather(jobs, limit=DEFAULT_PARALLEL_PARTS)
         except PermissionDeniedError as refused:
             if not upload.refused_by_repository(refused):
                 raise

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/upload.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 5cf26bb88d2fdbffa306c994eca4baea1591b460678d9f34c2e63d1f1cc420b5
+# body-sha256: 0913ba03f3b9876bd94191d6b41f6f5c5cadf589b8bb1fcc1479d88ce3e903eb
 """Uploads: local (L), multipart (M), url-fetch (F) and remote (R), verified and cleaned up."""
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from nrpfiles._concurrency import (
 from nrpfiles._limits_answers import limit_refusal
 from nrpfiles._retry import RetryPolicy
 from nrpfiles._transfer_plan import (
+    AUTO,
     FETCH,
     MULTIPART,
     REMOTE,
@@ -109,6 +110,7 @@ class Uploader:
                 limit="file size",
                 key=key,
             )
+        adaptive = wire_type == AUTO
         wire_type = choose_upload_transfer(wire_type, size, offered)
         parts = upload_parts(size, transfer_metadata) if wire_type == MULTIPART else None
         if self.multipart_refused:
@@ -118,7 +120,7 @@ class Uploader:
             entry = None
             if parts is not None:
                 entry = upload_multipart(
-                    self, files_url, key, metadata, sending, parts, bar, overwrite
+                    self, files_url, key, metadata, sending, parts, bar, overwrite, adaptive
                 )
                 if entry is None:  # part uploads refused: the repository takes local only
                     bar.reset_to(0)
