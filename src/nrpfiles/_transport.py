@@ -90,7 +90,8 @@ class _AsyncLargeReadStream(httpcore.AsyncNetworkStream):
         self._stream = stream
         # The pool asks every idle connection whether it is readable (closed by the
         # server) for every request; anyio answers by building its attribute table.
-        self._socket = stream.get_extra_info("socket")
+        own = isinstance(stream, asyncio_stream.AsyncioStream)  # answers for itself
+        self._socket = None if own else stream.get_extra_info("socket")
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         return await self._stream.read(_wanted(max_bytes), timeout)
@@ -159,11 +160,15 @@ class AsyncLargeReadBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[SocketOption] | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        stream: httpcore.AsyncNetworkStream
         if sniffio.current_async_library() == "asyncio":
-            return await asyncio_stream.connect_tcp(
+            stream = await asyncio_stream.connect_tcp(
                 host, port, timeout, local_address, socket_options
             )
-        stream = await self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
+        else:
+            stream = await self._backend.connect_tcp(
+                host, port, timeout, local_address, socket_options
+            )
         return _AsyncLargeReadStream(stream)
 
     async def connect_unix_socket(
