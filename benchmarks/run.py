@@ -112,7 +112,14 @@ def main() -> None:
             if only is not None and group.name not in only:
                 continue
             measured.append(group)
-            _measure(group, server, kinds, static_dir, reference)
+            try:
+                _measure(group, server, kinds, static_dir, reference)
+            except (RuntimeError, OSError, ValueError) as error:  # the other groups still run
+                print(f"  {group.name}: stopped: {error}", file=sys.stderr)
+                if group.seconds or group.small:
+                    group.errors[("the group stopped",)] = str(error)
+                else:
+                    group.skipped = f"it could not run: {error}"
     finally:
         for leftover in static_dir.glob("big*"):
             leftover.unlink()
