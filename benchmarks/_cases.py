@@ -21,6 +21,8 @@ from _servers import HERE, WORK, Repository, python
 GIB = 1 << 30
 MIB = 1 << 20
 REFERENCE_VENV = WORK / "nrp-cmd-venv"
+# curl's parts where a file must go in parts: within InvenioRDM's 100 MiB a request
+CURL_PART_SIZE = 64 * MIB
 LIMITS = (1, 4, 16)
 Case = tuple[str, ...]
 
@@ -39,6 +41,7 @@ class Group:
     curl_static: bool = False
     static_name: str = ""
     storage_redirect: bool = False  # downloads 302 to storage, uploads go to presigned parts
+    in_parts: bool = False  # curl (and the file to download) upload in parts, not one request
     skipped: str | None = None
     seconds: dict[Case, list[float]] = field(default_factory=dict)
     errors: dict[Case, str] = field(default_factory=dict)
@@ -85,15 +88,39 @@ def curl_upload(repository: Repository, draft: str, key: str, source: Path) -> f
     return time.perf_counter() - begin
 
 
-def curl_upload_to_storage(repository: Repository, draft: str, key: str, source: Path) -> float:
-    """A multipart (M) upload of one part: its presigned URL takes the whole file from curl."""
+def _pieces(source: Path, part_size: int) -> list[Path]:
+    """The source cut into files of ``part_size`` (made once, outside any measurement)."""
+    folder = WORK / f"pieces-{source.stat().st_size}-{part_size}"
+    count = max(1, -(-source.stat().st_size // part_size))
+    pieces = [folder / f"part-{number:05d}" for number in range(1, count + 1)]
+    if not all(piece.exists() for piece in pieces):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        with open(source, "rb") as stream:
+            for piece in pieces:
+                piece.write_bytes(stream.read(part_size))
+    return pieces
+
+
+def curl_upload_in_parts(
+    repository: Repository, draft: str, key: str, source: Path, part_size: int = CURL_PART_SIZE
+) -> float:
+    """A multipart (M) upload, one curl per part in turn, each to the URL the repository gave:
+    presigned storage URLs as they are, the repository's own with the token."""
     size = source.stat().st_size
+    pieces = _pieces(source, part_size)
     begin = time.perf_counter()
-    entry = {"key": key, "size": size, "transfer": {"type": "M", "parts": 1, "part_size": size}}
-    created = repository.http.post(f"{draft}/files", json=[entry]).raise_for_status().json()
-    mine = next(e for e in created["entries"] if e["key"] == key)
-    part_url = mine["links"]["parts"][0]["url"]
-    _curl("-H", "Expect:", "-T", str(source), part_url)
+    transfer = {"type": "M", "parts": len(pieces), "part_size": part_size}
+    created = repository.http.post(
+        f"{draft}/files", json=[{"key": key, "size": size, "transfer": transfer}]
+    )
+    mine = next(e for e in created.raise_for_status().json()["entries"] if e["key"] == key)
+    urls = {part["part"]: part["url"] for part in mine["links"]["parts"]}
+    for number, piece in enumerate(pieces, start=1):
+        url = urls[number]
+        auth = ["-H", f"Authorization: Bearer {repository.token}"]
+        _curl(*(auth if url.startswith(repository.url) else []), "-H", "Expect:",
+              "-H", "Content-Type: application/octet-stream", "-T", str(piece), url)  # fmt: skip
     repository.http.post(f"{draft}/files/{key}/commit").raise_for_status()
     return time.perf_counter() - begin
 
@@ -207,15 +234,15 @@ def _curl_case(
 ) -> float:  # fmt: skip
     target = WORK / "downloaded.bin"
     if case[1] == "upload":
-        upload = curl_upload_to_storage if group.storage_redirect else curl_upload
+        upload = curl_upload_in_parts if group.in_parts else curl_upload
         seconds = upload(repository, uploads, key, source)
         repository.delete_file(uploads, key)
         return seconds
     if case[2] == "static":
         return curl_download(f"{static_url}/{source.name}", target)
-    if group.storage_redirect:  # the presigned URL the repository redirects to, as nrpfiles gets
-        return curl_download(repository.storage_url(content_url), target)
-    return curl_download(content_url, target, repository.token)
+    # where the repository sends a download (a presigned URL), as nrpfiles gets it
+    url = repository.storage_url(content_url)
+    return curl_download(url, target, repository.token if url == content_url else None)
 
 
 def measure_big_files(
@@ -223,7 +250,7 @@ def measure_big_files(
     static_url: str | None = None,
 ) -> None:  # fmt: skip
     downloads = repository.new_draft("downloads")
-    upload = curl_upload_to_storage if group.storage_redirect else curl_upload
+    upload = curl_upload_in_parts if group.in_parts else curl_upload
     upload(repository, downloads, "big.bin", source)
     content_url = f"{downloads}/files/big.bin/content"
     uploads = repository.new_draft("uploads")

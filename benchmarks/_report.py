@@ -60,7 +60,8 @@ def _big_files(group: Group, out: list[str]) -> None:
                 f"{_x(_ratio(static, curl))} | | | |"
             )
         where = "storage (presigned)" if group.storage_redirect else "repository"
-        out.append(f"| {direction} | curl, {where} | single | - | {_fmt(curl)} | 1.00x | | | |")
+        mode = "parts in turn" if direction == "upload" and group.in_parts else "single"
+        out.append(f"| {direction} | curl, {where} | {mode} | - | {_fmt(curl)} | 1.00x | | | |")
         for mode in group.modes:
             reference = group.rate(("nrp-cmd", direction, mode))
             for flavour in ("sync", "async"):

@@ -18,11 +18,13 @@ no two share a GIL. Targets are printed with pass/fail; nothing here is a test.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
+from subprocess import CalledProcessError
 
 from _cases import (
     GIB,
@@ -36,6 +38,7 @@ from _cases import (
 )
 from _report import group_report, machine, targets
 from _servers import WORK, Repository, local_repository, real_invenio, static_server
+from httpx import HTTPError
 
 LATENCY_SECONDS = 0.02
 REAL_INVENIO_SMALL_FILES = 100
@@ -66,7 +69,7 @@ def _groups(args: argparse.Namespace) -> Iterator[tuple[Group, Server, dict[str,
         Group("s3", "Local repository, nrp profile: files on S3 (SeaweedFS), downloads "
               "through a 302 to presigned URLs, multipart uploads straight to S3",
               "the S3 engine on the same two cores (curl shows its ceiling)",
-              size, rounds, small, storage_redirect=True),
+              size, rounds, small, storage_redirect=True, in_parts=True),
         lambda: local_repository(WORK / "repository-s3", profile="nrp"),
         {"big": True, "memory": not args.quick, "small": False},
     )  # fmt: skip
@@ -74,7 +77,8 @@ def _groups(args: argparse.Namespace) -> Iterator[tuple[Group, Server, dict[str,
         yield (
             Group(f"invenio-{storage}", f"The real InvenioRDM 14 ({storage} storage)",
                   "the server: InvenioRDM's own request handling, far below the client's",
-                  REAL_INVENIO_SIZE, 1, REAL_INVENIO_SMALL_FILES, modes=("single", "auto")),
+                  REAL_INVENIO_SIZE, 1, REAL_INVENIO_SMALL_FILES, modes=("single", "auto"),
+                  in_parts=True),
             lambda storage=storage: real_invenio(storage),  # type: ignore[misc]
             {"big": True, "memory": False, "small": True},
         )  # fmt: skip
@@ -114,7 +118,8 @@ def main() -> None:
             measured.append(group)
             try:
                 _measure(group, server, kinds, static_dir, reference)
-            except (RuntimeError, OSError, ValueError) as error:  # the other groups still run
+            except (RuntimeError, OSError, ValueError, CalledProcessError, HTTPError) as error:
+                # the other groups still run
                 print(f"  {group.name}: stopped: {error}", file=sys.stderr)
                 if group.seconds or group.small:
                     group.errors[("the group stopped",)] = str(error)
@@ -123,6 +128,8 @@ def main() -> None:
     finally:
         for leftover in static_dir.glob("big*"):
             leftover.unlink()
+        for pieces in WORK.glob("pieces-*"):
+            shutil.rmtree(pieces, ignore_errors=True)
     for group in measured:
         print(group_report(group) + "\n")
     print(targets(measured))
