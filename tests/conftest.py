@@ -17,8 +17,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--servers",
         default=LOCAL,
-        help="comma-separated servers for integration tests: local, invenio-file, invenio-s3 "
-        "(the real InvenioRDM ones need the conformance environment; see README)",
+        help="comma-separated servers for integration tests: local, local-nrp, invenio-file, "
+        "invenio-s3 (the real InvenioRDM ones need the conformance environment; see README)",
     )
 
 
