@@ -10,15 +10,24 @@ from pathlib import Path
 import pytest
 
 from tests.http_proxy import ForwardProxy, forward_proxy
-from tests.servers import LOCAL, RepositoryUnderTest, local_server, selected, started
+from tests.servers import (
+    LOCAL,
+    LOCAL_NRP,
+    RepositoryUnderTest,
+    local_server,
+    selected,
+    started,
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--servers",
-        default=LOCAL,
+        # the local repository as plain InvenioRDM and as NRP on S3: a bare `pytest` runs both
+        default=f"{LOCAL},{LOCAL_NRP}",
         help="comma-separated servers for integration tests: local, local-nrp, invenio-file, "
-        "invenio-s3 (the real InvenioRDM ones need the conformance environment; see README)",
+        "invenio-s3 (default: local,local-nrp; the real InvenioRDM ones need the conformance "
+        "environment; see README)",
     )
 
 
