@@ -165,8 +165,9 @@ def test_without_the_s3_extra_the_nrp_profile_says_what_to_install(
 
 def test_serve_with_the_nrp_profile(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "nrpfiles", "serve", "--profile", "nrp", "--port", "0"]
-    command += ["--token", "cli-token", "--data-dir", str(tmp_path)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    # a data directory relative to where serve runs, as people type it
+    command += ["--token", "cli-token", "--data-dir", "data"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         assert process.stdout is not None
         lines = [process.stdout.readline().split() for _ in range(6)]
@@ -184,4 +185,4 @@ def test_serve_with_the_nrp_profile(tmp_path: Path) -> None:
     assert process.returncode == 0
     with pytest.raises(httpx.ConnectError):
         httpx.get(storage)
-    assert (tmp_path / "s3" / "identities.json").stat().st_mode & 0o077 == 0
+    assert (tmp_path / "data" / "s3" / "identities.json").stat().st_mode & 0o077 == 0

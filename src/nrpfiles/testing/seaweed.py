@@ -182,7 +182,8 @@ class SeaweedEngine:
     """One ``weed mini`` whose data, logs and identity live in ``folder``."""
 
     def __init__(self, folder: Path, bucket: str) -> None:
-        self.folder = folder
+        # weed runs in the folder: every path it is given must not depend on ours
+        self.folder = folder.absolute()
         self.bucket = bucket
         self.ports: dict[str, int] = {}
         self.credentials: Credentials | None = None
