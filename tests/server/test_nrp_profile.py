@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from nrpfiles.cli import main
+from nrpfiles.cli import build_parser, main
+from nrpfiles.cli.local import serve_options
 from nrpfiles.testing import LocalRepository, seaweed
 from nrpfiles.testing.profiles import NRP, NRP_CHECKSUM_DELAY
 
@@ -49,6 +50,14 @@ def test_nrp_differences_are_data() -> None:
         "well_known": True,
         "checksum_delay": NRP_CHECKSUM_DELAY,
     }
+
+
+def test_the_command_line_sets_the_download_url_expiry() -> None:
+    args = build_parser().parse_args(["serve", "--profile", "nrp", "--download-url-expiry", "5"])
+    assert serve_options(args) == {"download_url_expiry": 5}
+    config = LocalRepository(profile=args.profile, **serve_options(args)).config
+    assert config.download_url_expiry == 5 and config.storage == "s3"
+    assert config.part_url_expiry == WEEK
 
 
 def test_files_land_in_s3_and_a_restart_keeps_them(tmp_path: Path) -> None:
