@@ -34,6 +34,9 @@ LOCAL = "local"
 LOCAL_NRP = "local-nrp"
 REAL = {"invenio-file": ("file", True), "invenio-s3": ("s3", False)}
 KNOWN = (LOCAL, LOCAL_NRP, *REAL)
+# servers that publish, edit and version through requests and refuse the direct action
+# links (as NRP does): cases marked direct_actions do not run on them
+REFUSE_DIRECT_ACTIONS = frozenset({LOCAL_NRP})
 _users = itertools.count(1)
 
 

@@ -23,7 +23,7 @@ from nrpfiles.cli.local import serve_options
 from nrpfiles.testing import LocalRepository, seaweed
 from nrpfiles.testing.profiles import NRP, NRP_CHECKSUM_DELAY
 
-from .conftest import client_for, create_draft, files_url, upload
+from .conftest import client_for, create_draft, files_url, publish_through_request, upload
 from .test_transfers import multipart_init, s3_checksum, wait_for
 
 Factory = Callable[..., LocalRepository]
@@ -49,6 +49,7 @@ def test_nrp_differences_are_data() -> None:
         "storage": "s3",
         "well_known": True,
         "checksum_delay": NRP_CHECKSUM_DELAY,
+        "publish_through_requests": True,
     }
 
 
@@ -71,7 +72,7 @@ def test_files_land_in_s3_and_a_restart_keeps_them(tmp_path: Path) -> None:
             )
             committed = upload_in_parts(api, draft["id"], "parted.bin", parted, 5 * MIB)
             assert committed.json()["checksum"] == s3_checksum(parted, 5 * MIB)
-            published = api.post(f"/records/{draft['id']}/draft/actions/publish").json()
+            published = publish_through_request(api, draft)
         # nothing of the content is kept beside S3
         assert list((data_dir / "content").iterdir()) == []
         assert list((data_dir / "tmp").iterdir()) == []
