@@ -48,7 +48,6 @@ class Committed:
 class ContentObjects(Protocol):
     """What the endpoints need of a storage."""
 
-    kind: str  # "file" or "s3": as a deployment's storage is named
     # whether a multipart init must say its part size (a file store lays parts out by it)
     needs_part_size: bool
 
@@ -102,7 +101,6 @@ def part_expiration(delta: timedelta, *, zulu: bool) -> str:
 class FileObjects(ContentFiles):
     """Content as files under the data dir, as InvenioRDM's file store keeps it."""
 
-    kind = "file"
     needs_part_size = True
 
     def __init__(self, store: Store, hashes: HashJobs) -> None:

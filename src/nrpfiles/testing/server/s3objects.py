@@ -45,7 +45,6 @@ MAX_PARTS = 10_000
 class S3Objects:
     """Objects keyed by file id in one bucket of an S3 endpoint."""
 
-    kind = "s3"
     needs_part_size = False
 
     def __init__(
