@@ -37,7 +37,8 @@ REGION = "us-east-1"
 # what weed mini prints once its filer has closed its metadata store
 FILER_STOPPED = "Filer        stopped"
 INSTALL_HINT = "pip install 'nrpfiles[s3]'"
-# the child asks the kernel for SIGTERM when this process dies, then becomes weed
+# the child asks the kernel for SIGTERM when this process dies, then becomes weed; the
+# kernel ties that to the thread that started it, so start from one that lives as long
 _DIE_WITH_PARENT = (
     "import ctypes, os, sys\n"
     "ctypes.CDLL(None, use_errno=True).prctl(1, 15)\n"
