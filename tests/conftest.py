@@ -10,15 +10,25 @@ from pathlib import Path
 import pytest
 
 from tests.http_proxy import ForwardProxy, forward_proxy
-from tests.servers import LOCAL, RepositoryUnderTest, local_server, selected, started
+from tests.servers import (
+    LOCAL,
+    LOCAL_NRP,
+    REFUSE_DIRECT_ACTIONS,
+    RepositoryUnderTest,
+    local_server,
+    selected,
+    started,
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--servers",
-        default=LOCAL,
-        help="comma-separated servers for integration tests: local, invenio-file, invenio-s3 "
-        "(the real InvenioRDM ones need the conformance environment; see README)",
+        # the local repository as plain InvenioRDM and as NRP on S3: a bare `pytest` runs both
+        default=f"{LOCAL},{LOCAL_NRP}",
+        help="comma-separated servers for integration tests: local, local-nrp, invenio-file, "
+        "invenio-s3 (default: local,local-nrp; the real InvenioRDM ones need the conformance "
+        "environment; see README)",
     )
 
 
@@ -28,11 +38,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("repository_server", names, indirect=True, scope="session")
 
 
+def _refused_direct_actions(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    server = None if callspec is None else callspec.params.get("repository_server")
+    return server in REFUSE_DIRECT_ACTIONS and item.get_closest_marker("direct_actions") is not None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without the local repository among the servers, only cases that take a server run."""
-    if LOCAL in selected(config.getoption("--servers")):
-        return
-    kept = [item for item in items if "repository_server" in getattr(item, "fixturenames", ())]
+    """Without the local repository among the servers, only cases that take a server run.
+
+    Cases about InvenioRDM's direct action links do not run on servers that refuse them.
+    """
+    kept = [item for item in items if not _refused_direct_actions(item)]
+    if LOCAL not in selected(config.getoption("--servers")):
+        kept = [item for item in kept if "repository_server" in getattr(item, "fixturenames", ())]
     kept_ids = {id(item) for item in kept}
     deselected = [item for item in items if id(item) not in kept_ids]
     if deselected:

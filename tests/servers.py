@@ -1,7 +1,9 @@
 """The repositories integration tests run against, chosen with ``--servers``.
 
 ``local`` is nrpfiles' own local repository in its default configuration;
-``invenio-file`` and ``invenio-s3`` are the real InvenioRDM 14 on a file store
+``local-nrp`` is the local repository with the ``nrp`` profile (files on a
+SeaweedFS it starts itself, as invenio-s3 keeps them); ``invenio-file`` and
+``invenio-s3`` are the real InvenioRDM 14 on a file store
 (Celery eager) and on S3 storage with a lazy worker, started by the
 conformance harness in ``conformance/``. A test that takes the ``repository``
 fixture (or ``client``/``draft``, which build on it) runs against each
@@ -29,8 +31,12 @@ from nrpfiles.testing.faults import Faults
 from tests.fault_proxy import FaultProxy
 
 LOCAL = "local"
+LOCAL_NRP = "local-nrp"
 REAL = {"invenio-file": ("file", True), "invenio-s3": ("s3", False)}
-KNOWN = (LOCAL, *REAL)
+KNOWN = (LOCAL, LOCAL_NRP, *REAL)
+# servers that publish, edit and version through requests and refuse the direct action
+# links (as NRP does): cases marked direct_actions do not run on them
+REFUSE_DIRECT_ACTIONS = frozenset({LOCAL_NRP})
 _users = itertools.count(1)
 
 
@@ -48,6 +54,8 @@ class RepositoryUnderTest:
     # whether faults reach the requests that carry file content (parts, downloads);
     # on S3 they go to storage on presigned URLs, past the proxy
     storage_faults: bool = True
+    # whether it serves NRP's /.well-known/repository document (an NRP site does)
+    well_known: bool = False
     local: LocalRepository | None = None
     other_token: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
@@ -78,21 +86,33 @@ def selected(option: str) -> list[str]:
     return names
 
 
-def local_server(repository: LocalRepository) -> RepositoryUnderTest:
+def local_server(repository: LocalRepository, name: str = LOCAL) -> RepositoryUnderTest:
+    on_s3 = repository.config.storage == "s3"
     return RepositoryUnderTest(
-        name=LOCAL,
+        name=name,
         url=repository.url,
         token=repository.token,
-        storage="file",
-        ranges=repository.config.ranges,
+        storage=repository.config.storage,
+        # on S3 content comes from S3 itself, through the redirect, and S3 honours ranges
+        ranges=repository.config.ranges or on_s3,
         faults=repository.faults,
+        # parts and downloads go to S3 on presigned URLs, where no fault is injected
+        storage_faults=not on_s3,
+        well_known=repository.config.well_known,
         local=repository,
     )
 
 
 @contextlib.contextmanager
 def started(name: str) -> Iterator[RepositoryUnderTest]:
-    """A real InvenioRDM site behind a fault proxy; the local repository comes from its fixture."""
+    """A real InvenioRDM site behind a fault proxy, or the local repository on S3.
+
+    The default local repository comes from its fixture.
+    """
+    if name == LOCAL_NRP:
+        with LocalRepository(profile="nrp") as repository:
+            yield local_server(repository, LOCAL_NRP)
+        return
     from conformance.real_invenio import RealInvenio
 
     storage, eager = REAL[name]

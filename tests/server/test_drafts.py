@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from nrpfiles.testing import LocalRepository
 from tests.servers import RepositoryUnderTest
@@ -88,6 +89,7 @@ def test_stored_metadata_is_expanded(api: httpx.Client) -> None:
     assert again.json()["metadata"] == metadata
 
 
+@pytest.mark.direct_actions
 def test_invalid_values_are_reported_and_left_out(api: httpx.Client) -> None:
     sent = {
         **METADATA,
@@ -198,6 +200,7 @@ def test_read_update_and_if_match(api: httpx.Client) -> None:
     assert "publication_date" not in invalid_date.json()["metadata"]
 
 
+@pytest.mark.direct_actions
 def test_revisions_follow_writes_not_file_uploads(api: httpx.Client) -> None:
     draft = create_draft(api)
     url = f"/records/{draft['id']}/draft"

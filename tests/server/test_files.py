@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from tests.servers import RepositoryUnderTest
 
@@ -292,6 +293,7 @@ def test_the_file_limit_per_record_is_configurable(local_repository_factory: Any
         assert "exceeding the max amount" in refused.json()["message"]
 
 
+@pytest.mark.direct_actions
 def test_a_file_is_looked_up_before_the_caller_is_asked(
     api: httpx.Client, repository: RepositoryUnderTest
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 import httpx
+import pytest
 
 from tests.servers import RepositoryUnderTest
 
@@ -23,6 +24,7 @@ from .conftest import (
 MISSING_FILES = (
     "Missing uploaded files. To disable files for this record please mark it as metadata-only."
 )
+@pytest.mark.direct_actions
 def test_publish_checks(api: httpx.Client) -> None:
     incomplete = api.post("/records", json={"metadata": {"title": "Only a title"}}).json()
     response = api.post(f"/records/{incomplete['id']}/draft/actions/publish")
@@ -66,6 +68,7 @@ def test_publish_checks(api: httpx.Client) -> None:
     assert switched_off.json()["files"]["enabled"] is True
 
 
+@pytest.mark.direct_actions
 def test_publish_metadata_only(api: httpx.Client) -> None:
     draft = create_draft(api, files={"enabled": False})
     assert "errors" not in draft
@@ -84,6 +87,7 @@ def test_publish_metadata_only(api: httpx.Client) -> None:
     assert record["deletion_status"] == {"is_deleted": False, "status": "P"}
 
 
+@pytest.mark.direct_actions
 def test_publish_and_read(api: httpx.Client, anonymous: httpx.Client) -> None:
     record = published_record(api)
     assert record["status"] == "published"
@@ -112,6 +116,7 @@ def test_publish_and_read(api: httpx.Client, anonymous: httpx.Client) -> None:
     assert api.get(f"/records/{record['id']}/draft/files").json()["message"] == "Not found."
 
 
+@pytest.mark.direct_actions
 def test_published_records_read_and_found(
     api: httpx.Client, anonymous: httpx.Client, repository: RepositoryUnderTest
 ) -> None:
@@ -163,6 +168,7 @@ def test_unpublished_record_is_not_registered(api: httpx.Client) -> None:
     assert edit.json()["id"] == draft["id"] and edit.json()["status"] == "draft"
 
 
+@pytest.mark.direct_actions
 def test_edit_published_locks_files(api: httpx.Client) -> None:
     record = published_record(api)
     response = api.post(f"/records/{record['id']}/draft")
@@ -229,6 +235,7 @@ def test_record_file_entries_are_shaped_as_invenio_rdm_shapes_them(api: httpx.Cl
     assert entries["later.bin"] == {"key": "later.bin", "metadata": {}, "access": {"hidden": False}}
 
 
+@pytest.mark.direct_actions
 def test_new_version_and_files_import(api: httpx.Client) -> None:
     record = published_record(api, {"a.txt": b"first"})
     response = api.post(f"/records/{record['id']}/versions")
@@ -271,6 +278,7 @@ def test_new_version_and_files_import(api: httpx.Client) -> None:
     assert content.content == b"first"
 
 
+@pytest.mark.direct_actions
 def test_a_new_version_keeps_what_the_last_one_had(api: httpx.Client) -> None:
     draft = create_draft(
         api,
@@ -292,6 +300,7 @@ def test_a_new_version_keeps_what_the_last_one_had(api: httpx.Client) -> None:
     ]
 
 
+@pytest.mark.direct_actions
 def test_search(
     api: httpx.Client, anonymous: httpx.Client, repository: RepositoryUnderTest
 ) -> None:
@@ -354,6 +363,7 @@ def test_user_records(api: httpx.Client, repository: RepositoryUnderTest) -> Non
         assert refused.json() == {"status": 403, "message": "Permission denied."}
 
 
+@pytest.mark.direct_actions
 def test_restricted_record(api: httpx.Client, anonymous: httpx.Client) -> None:
     draft = create_draft(api, access={"record": "restricted", "files": "restricted"})
     upload(api, draft["id"], "secret.txt", b"secret")

@@ -20,6 +20,7 @@ from nrpfiles.cli.local import serve_options
 from nrpfiles.testing import LocalRepository
 from nrpfiles.testing.profiles import (
     INVENIO,
+    NRP,
     PROFILE_NAMES,
     ZENODO,
     profile_named,
@@ -65,9 +66,10 @@ def test_given_options_replace_the_profile_s() -> None:
 
 def test_every_named_profile_is_available() -> None:
     assert set(CLI_PROFILES) == set(PROFILE_NAMES) == {"invenio", "nrp", "zenodo"}
+    assert profile_named("nrp") is NRP and profile_named("invenio") is INVENIO
     nrp = LocalRepository(profile="nrp").config
     assert nrp.profile == "nrp" and nrp.publish_through_requests and nrp.well_known
-    assert not nrp.publish_review
+    assert nrp.storage == "s3" and not nrp.publish_review
     assert LocalRepository(profile="nrp", publish_review=True).config.publish_review
     with pytest.raises(ValueError, match="unknown profile"):
         LocalRepository(profile="figshare")

@@ -85,7 +85,9 @@ class AsyncFileReader(AsyncReaderBase):
         """Send the request now, so that a missing file raises here rather than on a read."""
         if self._closed:
             raise ValueError("I/O operation on a closed file reader")
-        if self._stack is None:
+        # once the end was read the stream is done: asking again for a range from the
+        # end would get 416 where ranges are honoured (S3)
+        if self._stack is None and not self._ended:
             if self._file is None:
                 self._file = await self._resolve()
             self._prepare(self._file)

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/reading.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 7a3f3e636acbdcbe2d435a47b9412605c40edd81ab392209864448807fc53894
+# body-sha256: bd37be74c0c9b36e065d48836acb2630ff3e97fe239aff23c4d6a0d98250c218
 """``client.files.open()``: a repository file read as a stream, verified as its bytes pass.
 
 Nothing touches the disk: bytes go from the response to the caller. The
@@ -87,7 +87,9 @@ class FileReader(ReaderBase):
         """Send the request now, so that a missing file raises here rather than on a read."""
         if self._closed:
             raise ValueError("I/O operation on a closed file reader")
-        if self._stack is None:
+        # once the end was read the stream is done: asking again for a range from the
+        # end would get 416 where ranges are honoured (S3)
+        if self._stack is None and not self._ended:
             if self._file is None:
                 self._file = self._resolve()
             self._prepare(self._file)

@@ -31,8 +31,10 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
         choices=PROFILES,
         default="invenio",
         help="the deployment to answer as: invenio (InvenioRDM 14 on a file store, the "
-        "default), nrp (NRP's discovery document, publishing through requests) or zenodo "
-        "(rate limits, 100 files and 50 GB a record, no multipart)",
+        "default), nrp (NRP as in production: files on S3 in a SeaweedFS started with the "
+        "repository, presigned parts, 302 downloads, needing nrpfiles[s3]; its discovery "
+        "document; publishing through requests) or zenodo (rate limits, 100 files and 50 GB "
+        "a record, no multipart)",
     )
     parser.add_argument(
         "--publish-review",
@@ -114,7 +116,14 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="how long after commit a multipart file's checksum appears (default: 0.5)",
+        help="how long after commit a multipart file's md5 appears (default: 0.5; nrp: 30)",
+    )
+    parser.add_argument(
+        "--download-url-expiry",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="how long a download's presigned S3 URL lasts (S3 storage; default: 60)",
     )
     parser.add_argument(
         "--well-known",
@@ -184,6 +193,7 @@ _PROFILE_OPTIONS = (
     "max_file_size",
     "bucket_quota",
     "checksum_delay",
+    "download_url_expiry",
     "well_known",
     "csrf",
     "rate_limit",
@@ -236,6 +246,7 @@ def serve_options(args: argparse.Namespace) -> dict[str, Any]:
 def _run_serve(args: argparse.Namespace) -> int:
     from nrpfiles.testing import LocalRepository
     from nrpfiles.testing.profiles import ProfileNotAvailable
+    from nrpfiles.testing.seaweed import EngineMissing
 
     try:
         repository = LocalRepository(
@@ -246,7 +257,7 @@ def _run_serve(args: argparse.Namespace) -> int:
             profile=args.profile,
             **serve_options(args),
         )
-    except ProfileNotAvailable as error:
+    except (ProfileNotAvailable, EngineMissing) as error:
         print(f"nrpfiles serve: {error}", file=sys.stderr)
         return 2
     # a service manager's SIGTERM stops the repository as cleanly as Ctrl-C does

@@ -10,10 +10,13 @@ only, never the profile's name, so a deployment's differences are all here.
 - ``zenodo``: zenodo.org: rate limits announced on every answer, 100 files and
   50 GB a record, multipart refused after init, python-requests' default
   User-Agent refused, and a home page naming InvenioRDM 13.0.
-- ``nrp``: the Czech National Repository Platform: its discovery document and
-  models, and publishing, editing and versioning through requests
-  (oarepo-requests), the direct actions refused; ``publish_review=True`` makes
-  a publish request wait for a reviewer.
+- ``nrp``: the Czech National Repository Platform as it runs in production:
+  files on a real S3 engine (SeaweedFS, started with the repository), presigned
+  part URLs, 302 downloads, ``multipart:`` checksums until a busy worker computes
+  the md5 (it needs the ``s3`` extra); its discovery document and models; and
+  publishing, editing and versioning through requests (oarepo-requests), the
+  direct actions refused; ``publish_review=True`` makes a publish request wait
+  for a reviewer.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ __all__ = [
 
 DEFAULT_PROFILE = "invenio"
 GB = 10**9
+# seconds until the md5 replaces an S3 multipart upload's provisional checksum
+NRP_CHECKSUM_DELAY = 30.0
 
 
 @dataclass(frozen=True)
@@ -93,9 +98,14 @@ ZENODO = Profile(
 
 NRP = Profile(
     name="nrp",
-    summary="the Czech National Repository Platform: discovery document, publishing through requests",
+    summary="the Czech National Repository Platform: files on S3 (SeaweedFS), discovery "
+    "document, publishing through requests",
     config=RepositoryConfig(
         profile="nrp",
+        # files on S3: presigned part URLs, 302 downloads, multipart: checksums
+        storage="s3",
+        # a busy worker: multipart checksums read multipart:... for a while
+        checksum_delay=NRP_CHECKSUM_DELAY,
         # oarepo-runtime's /.well-known/repository and its models
         well_known=True,
         # oarepo-requests: publish_draft, edit_published_record, new_version

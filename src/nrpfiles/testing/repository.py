@@ -8,21 +8,26 @@ import tempfile
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .faults import Faults
 from .profiles import DEFAULT_PROFILE, FROM_PROFILE, FromProfile, Profile, configure
 from .server.app import make_dispatch
-from .server.context import TRANSFER_TYPES, Context, RepositoryConfig
+from .server.context import STORAGES, TRANSFER_TYPES, Context, RepositoryConfig
 from .server.fetcher import Fetcher
 from .server.hashing import ChecksumTasks, HashJobs
 from .server.http import AppServer
+from .server.objects import ContentObjects, FileObjects
 from .server.ratelimit import RateLimit
 from .server.signing import UrlSigner
 from .server.storage_server import make_storage_dispatch
 from .storage import Store
 
+if TYPE_CHECKING:
+    from .seaweed import SeaweedEngine
+
 FIRST_USER = "admin"
+BUCKET = "nrpfiles"
 RateLimitOption = RateLimit | tuple[int, float] | str | None
 
 
@@ -43,9 +48,14 @@ class LocalRepository:
     checks of the API; ``cut_upload_deletes_entry=False`` keeps the entry of a
     whole-content upload whose body ends early (InvenioRDM deletes it).
 
-    ``profile`` names the deployment answered as (``"invenio"``, ``"nrp"``, ``"zenodo"``; see
-    ``nrpfiles.testing.profiles``): every option not given takes the profile's
-    value, and one given replaces it. ``rate_limit`` (``RateLimit(30, 5.0)``,
+    ``profile`` names the deployment answered as (``"invenio"``, ``"nrp"``,
+    ``"zenodo"``; see ``nrpfiles.testing.profiles``): every option not given takes
+    the profile's value, and one given replaces it. ``storage="s3"`` (the ``nrp``
+    profile's) keeps content in SeaweedFS, started and stopped with the repository,
+    its data under the data dir: parts go to presigned S3 URLs valid
+    ``part_url_expiry`` seconds, downloads answer 302 to one valid
+    ``download_url_expiry`` seconds (it needs the ``s3`` extra). ``rate_limit``
+    (``RateLimit(30, 5.0)``,
     ``(30, 5.0)`` or ``"30/5"``; None for none) limits signed-in users, and guests
     too unless ``guest_rate_limit`` says otherwise; ``rate_limit_retry_after``
     chooses whether a 429 says ``Retry-After``. ``publish_through_requests``
@@ -81,6 +91,9 @@ class LocalRepository:
         refused_user_agents: tuple[str, ...] | list[str] | FromProfile = FROM_PROFILE,
         publish_through_requests: bool | FromProfile = FROM_PROFILE,
         publish_review: bool | FromProfile = FROM_PROFILE,
+        storage: str | FromProfile = FROM_PROFILE,
+        download_url_expiry: int | FromProfile = FROM_PROFILE,
+        part_url_expiry: int | FromProfile = FROM_PROFILE,
     ) -> None:
         options: dict[str, Any] = {
             "transfers": _tuple(transfers),
@@ -102,6 +115,9 @@ class LocalRepository:
             "refused_user_agents": _tuple(refused_user_agents),
             "publish_through_requests": publish_through_requests,
             "publish_review": publish_review,
+            "storage": storage,
+            "download_url_expiry": download_url_expiry,
+            "part_url_expiry": part_url_expiry,
         }
         if rate_limit is not FROM_PROFILE and guest_rate_limit is FROM_PROFILE:
             options["guest_rate_limit"] = options["rate_limit"]
@@ -109,6 +125,12 @@ class LocalRepository:
         unknown = [t for t in config.transfers if t not in TRANSFER_TYPES]
         if unknown:
             raise ValueError(f"unknown transfer types {unknown}; known: {TRANSFER_TYPES}")
+        if config.storage not in STORAGES:
+            raise ValueError(f"unknown storage {config.storage!r}; known: {', '.join(STORAGES)}")
+        if config.storage == "s3":
+            from .seaweed import require_s3
+
+            require_s3()
         self._data_dir = None if data_dir is None else Path(data_dir)
         self._host = host
         self._port = port
@@ -119,6 +141,7 @@ class LocalRepository:
         self._ctx: Context | None = None
         self._servers: list[AppServer] = []
         self._threads: list[threading.Thread] = []
+        self._engine: SeaweedEngine | None = None
 
     # lifecycle ----------------------------------------------------------------------
     def start(self) -> LocalRepository:
@@ -131,14 +154,22 @@ class LocalRepository:
             data_dir = self._data_dir
             data_dir.mkdir(parents=True, exist_ok=True)
         store = Store(data_dir)
+        hashes = HashJobs()
+        try:
+            objects = self._start_objects(store, hashes, data_dir)
+        except BaseException:
+            store.close()
+            raise
+        store.objects = objects
         self._token = self._ensure_first_user(store)
         ctx = Context(
             store=store,
             config=self.config,
             faults=self.faults,
-            hashes=HashJobs(),
-            checksums=ChecksumTasks(store, self.config.checksum_delay),
+            hashes=hashes,
+            checksums=ChecksumTasks(store, self.config.checksum_delay, objects.md5),
             signer=UrlSigner(),
+            objects=objects,
         )
         try:
             api = AppServer((self._host, self._port), make_dispatch(ctx), self.faults, "/_local/")
@@ -150,6 +181,7 @@ class LocalRepository:
         except BaseException:
             for server in self._servers:
                 server.server_close()
+            self._stop_objects(objects)
             store.close()
             raise
         ctx.fetcher = Fetcher(ctx)
@@ -183,6 +215,7 @@ class LocalRepository:
         self._servers, self._threads = [], []
         ctx.hashes.cancel_all()
         ctx.checksums.cancel_all()
+        self._stop_objects(ctx.objects)
         ctx.store.close()
         if self._owned_dir is not None:
             shutil.rmtree(self._owned_dir, ignore_errors=True)
@@ -210,7 +243,10 @@ class LocalRepository:
 
     @property
     def storage_url(self) -> str | None:
+        """Where downloads redirect to: S3's endpoint, or the stand-in storage's."""
         servers = self._running_servers()
+        if self._engine is not None:
+            return self._engine.endpoint
         return self._url_of(servers[1]) if len(servers) > 1 else None
 
     @property
@@ -249,6 +285,35 @@ class LocalRepository:
         return f"<LocalRepository {state}>"
 
     # helpers ------------------------------------------------------------------------
+    def _start_objects(self, store: Store, hashes: HashJobs, data_dir: Path) -> ContentObjects:
+        if self.config.storage != "s3":
+            return FileObjects(store, hashes)
+        from .seaweed import SeaweedEngine
+        from .server.s3objects import S3Objects
+
+        engine = SeaweedEngine(data_dir / "s3", BUCKET)
+        engine.start()
+        assert engine.credentials is not None
+        try:
+            objects = S3Objects(
+                engine.endpoint,
+                BUCKET,
+                engine.credentials,
+                part_url_expiry=self.config.part_url_expiry,
+                download_url_expiry=self.config.download_url_expiry,
+            )
+        except BaseException:
+            engine.stop()
+            raise
+        self._engine = engine
+        return objects
+
+    def _stop_objects(self, objects: ContentObjects) -> None:
+        objects.close()
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.stop()
+
     def _running(self) -> Context:
         if self._ctx is None:
             raise RuntimeError("the repository is not running; use start() or a with block")

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -55,6 +55,24 @@ CREATE INDEX IF NOT EXISTS requests_topic ON requests (topic_id);
 
 DRAFT = "draft"
 PUBLISHED = "published"
+# a multipart upload to S3 reads so until a background task computes the md5
+PROVISIONAL_CHECKSUM = "multipart:"
+
+
+class ObjectKeeper(Protocol):
+    """Where content objects live: told when one is no longer referred to."""
+
+    def remove(self, file_id: str) -> None: ...
+
+    def abort(self, data: dict[str, Any]) -> None: ...
+
+    def clear(self) -> None: ...
+
+
+def checksum_pending(data: dict[str, Any]) -> bool:
+    """Whether a completed entry's md5 is still to be computed by the background task."""
+    checksum = data.get("checksum")
+    return not checksum or str(checksum).startswith(PROVISIONAL_CHECKSUM)
 
 
 @dataclass
@@ -104,6 +122,7 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._discard_stale_temporaries()
+        self.objects: ObjectKeeper = ContentFiles(self)
 
     def close(self) -> None:
         with self._lock:
@@ -238,7 +257,7 @@ class Store:
             )
             self.release_content(row.data.get("file_id"))
             self.release_content(row.data.get("staged_file_id"))
-        self.discard_temporary(row.data.get("multipart_path"))
+        self.objects.abort(row.data)
 
     def delete_bucket(self, record_id: str, bucket: str) -> None:
         for row in self.files(record_id, bucket):
@@ -258,16 +277,12 @@ class Store:
         ids = set()
         for (raw,) in rows:
             data = json.loads(raw)
-            if (
-                data.get("status") == "completed"
-                and data.get("file_id")
-                and not data.get("checksum")
-            ):
+            if data.get("status") == "completed" and data.get("file_id") and checksum_pending(data):
                 ids.add(str(data["file_id"]))
         return sorted(ids)
 
     def set_missing_checksum(self, file_id: str, checksum: str) -> None:
-        """Give every entry holding this content its checksum, where it has none yet."""
+        """Give every entry holding this content its md5, where it has none or a provisional one."""
         with self.transaction():
             rows = self._db.execute(
                 "SELECT record_id, bucket, key, data FROM files WHERE instr(data, ?) > 0",
@@ -275,7 +290,7 @@ class Store:
             ).fetchall()
             for record_id, bucket, key, raw in rows:
                 data = json.loads(raw)
-                if data.get("file_id") == file_id and not data.get("checksum"):
+                if data.get("file_id") == file_id and checksum_pending(data):
                     data["checksum"] = checksum
                     self.save_file(FileRow(str(record_id), str(bucket), str(key), data))
 
@@ -330,7 +345,7 @@ class Store:
             ).fetchone()
         if in_use:
             return
-        self.content_path(file_id).unlink(missing_ok=True)
+        self.objects.remove(file_id)
 
     def discard_temporary(self, path: Any) -> None:
         if isinstance(path, str) and path:
@@ -342,6 +357,11 @@ class Store:
             self._db.execute("DELETE FROM files")
             self._db.execute("DELETE FROM records")
             self._db.execute("DELETE FROM requests")
+        self.objects.clear()
+
+    def clear_content(self) -> None:
+        """Remove every content and temporary file."""
+        with self._lock:
             shutil.rmtree(self.content_dir, ignore_errors=True)
             shutil.rmtree(self.tmp_dir, ignore_errors=True)
             self.content_dir.mkdir(parents=True, exist_ok=True)
@@ -351,6 +371,22 @@ class Store:
         """Uploads cut by a restart are dropped; multipart staging files are kept."""
         for path in self.tmp_dir.glob("upload-*.part"):
             path.unlink(missing_ok=True)
+
+
+class ContentFiles:
+    """Objects as the content files of this store (until another keeper is set)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def remove(self, file_id: str) -> None:
+        self._store.content_path(file_id).unlink(missing_ok=True)
+
+    def abort(self, data: dict[str, Any]) -> None:
+        self._store.discard_temporary(data.get("multipart_path"))
+
+    def clear(self) -> None:
+        self._store.clear_content()
 
 
 def _dump(value: dict[str, Any] | None) -> str | None:

@@ -6,22 +6,20 @@ multipart file) answers **200** with ``"errors": "File upload transfer failed."`
 the entry is deleted; a part PUT that fails (wrong size, number above the count)
 answers the same 200 and the entry is kept.
 
+Where the bytes go is ``ctx.objects``' business (a file store or S3); on S3, parts go to
+presigned URLs and S3 itself counts them at commit.
+
 Where ``refuse_multipart`` is set (Zenodo), an M init still answers 201 but every part
 PUT and the commit of an M file answer 403: only L content may be uploaded.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
-from datetime import datetime
-from pathlib import Path
-from typing import Any
 
 from ..storage import DRAFT, FileRow, RecordRow
 from .access import BUCKET_LOCKED
 from .context import Context, now_iso
-from .downloads import StoredContent, content_response
 from .files import (
     draft_file,
     entry_json,
@@ -43,8 +41,9 @@ from .http import (
     json_response,
     redirect_response,
 )
+from .objects import PENDING_OBJECT_FIELDS
 from .serialize import guess_mimetype
-from .uploads import receive_into, receive_to_new_file, require_bytes_body
+from .uploads import require_bytes_body
 
 TRANSFER_FAILED = "File upload transfer failed."
 QUOTA_EXCEEDED = "Bucket quota exceeded."
@@ -56,8 +55,8 @@ class FailedTransfer(Exception):
     """An upload InvenioRDM answers with 200 and ``errors`` rather than an error status."""
 
 
-def _failed_response(request: Request, row: FileRow, record: RecordRow) -> Response:
-    body = entry_json(request, row, record)
+def _failed_response(ctx: Context, request: Request, row: FileRow, record: RecordRow) -> Response:
+    body = entry_json(ctx, request, row, record)
     body["errors"] = TRANSFER_FAILED
     return json_response(200, body)
 
@@ -83,27 +82,20 @@ def put_content(ctx: Context, request: Request) -> Response:
         if is_locked(record) and has_stored_object(row):
             raise ApiError(403, BUCKET_LOCKED) from None  # the cleanup itself is refused
         _delete_entry(ctx, row)
-        return _failed_response(request, row, record)
+        return _failed_response(ctx, request, row, record)
 
 
 def _receive_content(ctx: Context, request: Request, record: RecordRow, row: FileRow) -> Response:
-    temporary = ctx.store.new_temporary()
     try:
-        job = receive_to_new_file(request, temporary)
+        file_id = ctx.objects.receive_whole(request)
     except ConnectionCut as cut:
         # the body ended early: InvenioRDM deletes the entry, and answers if it still can
-        temporary.unlink(missing_ok=True)
         if not ctx.config.cut_upload_deletes_entry:
             raise
         if isinstance(cut, ClientWentAway):
             raise FailedTransfer(str(cut)) from None
         _delete_entry(ctx, row)
         raise
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    file_id = ctx.store.adopt(temporary)
-    ctx.hashes.register(file_id, job)
     with ctx.store.transaction():
         current = ctx.store.get_file(record.id, DRAFT, row.key)
         if current is None or current.data.get("version_id") != row.data.get("version_id"):
@@ -119,7 +111,7 @@ def _receive_content(ctx: Context, request: Request, record: RecordRow, row: Fil
         if previous:
             ctx.hashes.discard(previous)
             ctx.store.release_content(previous)
-    return entry_response(request, current, record)
+    return entry_response(ctx, request, current, record)
 
 
 def _check_limits(ctx: Context, record: RecordRow, row: FileRow, length: int) -> None:
@@ -167,23 +159,20 @@ def put_part(ctx: Context, request: Request) -> Response:
         raise ApiError(
             400, f'Transfer type "{transfer["type"]}" does not support multipart uploads.'
         )
-    length = require_bytes_body(request)
-    number = int(request.params["part"])
-    parts, part_size = int(transfer["parts"]), int(transfer["part_size"])
-    # only these are checked: a last part of any length is written where it starts
-    if number < 1 or number > parts or (number < parts and length != part_size):
-        return _failed_response(request, row, record)
+    require_bytes_body(request)
     try:
-        receive_into(request, Path(row.data["multipart_path"]), (number - 1) * part_size)
+        received = ctx.objects.receive_part(request, row.data, int(request.params["part"]))
     except ClientWentAway:
         raise ApiError(400, BAD_REQUEST) from None  # werkzeug's answer; the entry stays
+    if not received:
+        return _failed_response(ctx, request, row, record)
     with ctx.store.transaction():
         current = ctx.store.get_file(record.id, DRAFT, key)
         if current is None or current.data.get("version_id") != row.data.get("version_id"):
             raise no_such_file(record.id, key)
         current.data["updated"] = now_iso()
         ctx.store.save_file(current)
-    return entry_response(request, current, record)
+    return entry_response(ctx, request, current, record)
 
 
 # commit ---------------------------------------------------------------------------------
@@ -193,19 +182,19 @@ def commit(ctx: Context, request: Request) -> Response:
     key = row.key
     kind = row.data["transfer"]["type"]
     if row.data["status"] == "completed":
-        return entry_response(request, row, record)
+        return entry_response(ctx, request, row, record)
     if kind in ("F", "R"):
         raise ApiError(403, PERMISSION_DENIED)
     if kind == "M":
         if ctx.config.refuse_multipart:
             ctx.stats.add("refused_multipart")
             raise ApiError(403, PERMISSION_DENIED)
-        return entry_response(request, _commit_multipart(ctx, record, row), record)
+        return entry_response(ctx, request, _commit_multipart(ctx, record, row), record)
     file_id = row.data.get("staged_file_id")
     if not file_id:
         # InvenioRDM fails this way when a file was never uploaded
         raise ApiError(500, INTERNAL_ERROR)
-    md5_hex = ctx.hashes.digest(file_id, ctx.store.content_path(file_id))
+    md5_hex = ctx.objects.digest(file_id)
     with ctx.store.transaction():
         current = draft_file(ctx, record, key)
         if current.data.get("staged_file_id") != file_id:
@@ -213,23 +202,21 @@ def commit(ctx: Context, request: Request) -> Response:
         _complete(current, file_id, int(current.data.pop("staged_size")), f"md5:{md5_hex}")
         current.data.pop("staged_file_id")
         ctx.store.save_file(current)
-    return entry_response(request, current, record)
+    return entry_response(ctx, request, current, record)
 
 
 def _commit_multipart(ctx: Context, record: RecordRow, row: FileRow) -> FileRow:
-    """Nothing counts the parts: what never arrived stays zeros, as on a file store."""
-    staging = Path(row.data["multipart_path"])
-    size = int(row.data["declared_size"])
-    with open(staging, "r+b") as stream:
-        stream.truncate(size)  # a longer last part does not make the file longer
+    committed = ctx.objects.complete_multipart(row.data)
+    file_id = row.data["file_id"]
     with ctx.store.transaction():
-        current = draft_file(ctx, record, row.key)
-        if current.data.get("multipart_path") != str(staging):
+        current = ctx.store.get_file(record.id, DRAFT, row.key)
+        if current is None or current.data.get("version_id") != row.data.get("version_id"):
+            ctx.store.release_content(file_id)  # deleted while its parts were joined
             raise no_such_file(record.id, row.key)
-        file_id = ctx.store.adopt(staging, current.data.get("file_id"))
-        current.data.pop("multipart_path")
-        # the checksum is left to a background task, as InvenioRDM's worker does it
-        _complete(current, file_id, size, None)
+        for name in PENDING_OBJECT_FIELDS:
+            current.data.pop(name, None)
+        # the md5 is left to a background task, as InvenioRDM's worker does it
+        _complete(current, file_id, committed.size, committed.checksum)
         ctx.store.save_file(current)
     ctx.checksums.schedule(file_id)
     return ctx.store.get_file(record.id, DRAFT, row.key) or current  # without a delay: in
@@ -271,28 +258,4 @@ def _send(ctx: Context, request: Request, row: FileRow) -> Response:
         raise ApiError(403, PERMISSION_DENIED)
     if data["transfer"]["type"] == "R":
         return redirect_response(data["source_url"])
-    content = stored_content(ctx, row)
-    if ctx.config.storage_redirect and ctx.storage_port is not None:
-        url = ctx.signer.sign(
-            ctx.storage_base(request),
-            data["file_id"],
-            content.filename,
-            content.md5_hex or "",
-            data["updated"],
-        )
-        return redirect_response(url, echo=True)
-    return content_response(request, content, ranges=ctx.config.ranges)
-
-
-def stored_content(ctx: Context, row: FileRow) -> StoredContent:
-    data: dict[str, Any] = row.data
-    path = ctx.store.content_path(data["file_id"])
-    checksum = data.get("checksum")
-    return StoredContent(
-        path=path,
-        size=os.stat(path).st_size,
-        md5_hex=checksum.removeprefix("md5:") if isinstance(checksum, str) else None,
-        modified=datetime.fromisoformat(data["updated"]),
-        filename=row.key.rsplit("/", 1)[-1],
-        mimetype=data.get("mimetype") or guess_mimetype(row.key),
-    )
+    return ctx.objects.download(ctx, request, data, row.key)

@@ -18,6 +18,7 @@ from .stats import Stats
 if TYPE_CHECKING:
     from .fetcher import Fetcher
     from .hashing import ChecksumTasks, HashJobs
+    from .objects import ContentObjects
     from .signing import UrlSigner
 
 TRANSFER_TYPES = ("L", "M", "F", "R")
@@ -30,6 +31,11 @@ DEFAULT_MAX_FILE_SIZE = 10 * 10**9
 # how long the background task takes to fill in a multipart upload's checksum
 DEFAULT_CHECKSUM_DELAY = 0.5
 INVENIO_VERSION = "14.0"
+# where content lives: InvenioRDM's file store, or S3 (SeaweedFS started with the repository)
+STORAGES = ("file", "s3")
+# invenio-s3's S3_URL_EXPIRATION (downloads) and S3_UPLOAD_URL_EXPIRATION (parts)
+DEFAULT_DOWNLOAD_URL_EXPIRY = 60
+DEFAULT_PART_URL_EXPIRY = 7 * 24 * 3600
 # InvenioRDM record ids: two groups of five lower-case Crockford base32 characters
 _PID_ALPHABET = "".join(c for c in string.digits + string.ascii_lowercase if c not in "ilou")
 
@@ -74,6 +80,11 @@ class RepositoryConfig:
     publish_through_requests: bool = False
     # a publish request waits, submitted, until someone other than its creator accepts it
     publish_review: bool = False
+    # "file" or "s3": on S3 parts go to presigned URLs and downloads answer 302
+    storage: str = "file"
+    # seconds a download's presigned URL lasts, and a multipart part's (S3 only)
+    download_url_expiry: int = DEFAULT_DOWNLOAD_URL_EXPIRY
+    part_url_expiry: int = DEFAULT_PART_URL_EXPIRY
 
 
 @dataclass
@@ -84,6 +95,7 @@ class Context:
     hashes: HashJobs
     checksums: ChecksumTasks
     signer: UrlSigner
+    objects: ContentObjects
     fetcher: Fetcher | None = None
     storage_port: int | None = None
     stats: Stats = field(default_factory=Stats)

@@ -101,8 +101,8 @@ def content_response(request: Request, content: StoredContent, *, ranges: bool) 
         return Response(304, headers)
     mimetype = sanitize_mimetype(content.mimetype, content.filename)
     headers += [
-        ("Content-Type", _with_charset(mimetype)),
-        ("Content-Disposition", _disposition(mimetype, content.filename)),
+        ("Content-Type", with_charset(mimetype)),
+        ("Content-Disposition", content_disposition(mimetype, content.filename)),
         *_SAFETY_HEADERS,
     ]
     if_match = request.header("If-Match")
@@ -185,11 +185,11 @@ def _unsatisfiable(content: StoredContent) -> ApiError:
     )
 
 
-def _with_charset(mimetype: str) -> str:
+def with_charset(mimetype: str) -> str:
     return f"{mimetype}; charset=utf-8" if mimetype.startswith("text/") else mimetype
 
 
-def _disposition(mimetype: str, filename: str) -> str:
+def content_disposition(mimetype: str, filename: str) -> str:
     """Inline for what may be shown; an attachment, named, for everything else."""
     if mimetype != OCTET_STREAM:
         return "inline"

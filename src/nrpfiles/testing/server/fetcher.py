@@ -69,7 +69,7 @@ class Fetcher:
         if self._stopping.is_set():
             temporary.unlink(missing_ok=True)
             return
-        file_id = store.adopt(temporary)
+        file_id = self._ctx.objects.adopt(temporary)
         if not self._finish(record_id, key, version_id, file_id=file_id, size=size, md5=md5_hex):
             store.release_content(file_id)
 

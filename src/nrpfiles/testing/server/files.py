@@ -29,8 +29,8 @@ from .http import (
     json_response,
     validation_error,
 )
+from .objects import PENDING_OBJECT_FIELDS
 from .serialize import file_json, files_list_json, guess_mimetype
-from .uploads import preallocate
 
 _INIT_FIELDS = ("key", "metadata", "access", "size", "checksum", "storage_class", "transfer")
 _TRANSFER_FIELDS = {
@@ -84,32 +84,38 @@ def is_locked(record: RecordRow) -> bool:
 def has_stored_object(row: FileRow) -> bool:
     """Whether the entry holds an object in the bucket (content, staged bytes or parts)."""
     data = row.data
-    return any(data.get(name) for name in ("file_id", "staged_file_id", "multipart_path"))
+    return any(data.get(name) for name in ("file_id", "staged_file_id", *PENDING_OBJECT_FIELDS))
 
 
-def entry_json(request: Request, row: FileRow, record: RecordRow) -> dict[str, Any]:
+def entry_json(ctx: Context, request: Request, row: FileRow, record: RecordRow) -> dict[str, Any]:
     state = record.draft if row.bucket == DRAFT else record.published
     bucket_id = None if state is None else state.get("bucket_id")
-    return file_json(api_base(request), row, bucket_id)
+    return file_json(api_base(request), row, bucket_id, ctx.objects.part_links)
 
 
-def entry_response(request: Request, row: FileRow, record: RecordRow) -> Response:
-    return json_response(200, entry_json(request, row, record))
+def entry_response(ctx: Context, request: Request, row: FileRow, record: RecordRow) -> Response:
+    return json_response(200, entry_json(ctx, request, row, record))
+
+
+def files_list_response(
+    ctx: Context, request: Request, status: int, record: RecordRow, bucket: str
+) -> Response:
+    state = record.draft if bucket == DRAFT else record.published
+    assert state is not None
+    rows = ctx.store.files(record.id, bucket)
+    body = files_list_json(api_base(request), record.id, bucket, state, rows, ctx.objects.part_links)
+    return json_response(status, body)
 
 
 # listing and reading --------------------------------------------------------------------
 def list_draft_files(ctx: Context, request: Request) -> Response:
     _, record = own_draft(ctx, request, request.params["id"])
-    assert record.draft is not None
-    rows = ctx.store.files(record.id, DRAFT)
-    return json_response(
-        200, files_list_json(api_base(request), record.id, DRAFT, record.draft, rows)
-    )
+    return files_list_response(ctx, request, 200, record, DRAFT)
 
 
 def read_draft_file(ctx: Context, request: Request) -> Response:
     record, row = own_draft_file(ctx, request)
-    return entry_response(request, row, record)
+    return entry_response(ctx, request, row, record)
 
 
 def list_record_files(ctx: Context, request: Request) -> Response:
@@ -117,10 +123,7 @@ def list_record_files(ctx: Context, request: Request) -> Response:
     assert record.published is not None
     if not files_readable(record, user):
         raise ApiError(403, PERMISSION_DENIED)
-    rows = ctx.store.files(record.id, PUBLISHED)
-    return json_response(
-        200, files_list_json(api_base(request), record.id, PUBLISHED, record.published, rows)
-    )
+    return files_list_response(ctx, request, 200, record, PUBLISHED)
 
 
 def readable_record_file(ctx: Context, request: Request) -> tuple[RecordRow, FileRow]:
@@ -139,7 +142,7 @@ def readable_record_file(ctx: Context, request: Request) -> tuple[RecordRow, Fil
 
 def read_record_file(ctx: Context, request: Request) -> Response:
     record, row = readable_record_file(ctx, request)
-    return entry_response(request, row, record)
+    return entry_response(ctx, request, row, record)
 
 
 # init -----------------------------------------------------------------------------------
@@ -174,11 +177,7 @@ def init_files(ctx: Context, request: Request) -> Response:
     if ctx.fetcher is not None:
         for key in fetches:
             ctx.fetcher.submit(record.id, key)
-    rows = ctx.store.files(record.id, DRAFT)
-    assert record.draft is not None
-    return json_response(
-        201, files_list_json(api_base(request), record.id, DRAFT, record.draft, rows)
-    )
+    return files_list_response(ctx, request, 201, record, DRAFT)
 
 
 def _validated_init(ctx: Context, body: Any) -> list[dict[str, Any]]:
@@ -200,7 +199,7 @@ def _validated_init(ctx: Context, body: Any) -> list[dict[str, Any]]:
         raise validation_error([field_error("_schema", "No files to upload.")])
     for entry in body:
         if entry["transfer"]["type"] == "M":
-            _check_multipart_shape(entry)
+            _check_multipart_shape(entry, needs_part_size=ctx.objects.needs_part_size)
     return body
 
 
@@ -281,13 +280,17 @@ def domain_allowed(ctx: Context, url: str) -> bool:
     return parts.netloc in allowed or (parts.hostname or "") in allowed
 
 
-def _check_multipart_shape(entry: dict[str, Any]) -> None:
-    """What a file store needs; as in InvenioRDM, size, parts and part size need not agree."""
+def _check_multipart_shape(entry: dict[str, Any], *, needs_part_size: bool) -> None:
+    """What the storage needs; as in InvenioRDM, size, parts and part size need not agree.
+
+    S3 takes an upload without ``part_size`` (its checksum then ends in ``-None``).
+    """
     if not entry.get("size") or entry["size"] < 0:
         raise ApiError(400, "Multipart file transfer requires file size.")
     if entry["transfer"]["parts"] < 1:
         raise ApiError(400, "Multipart file transfer requires parts.")
-    if not entry["transfer"].get("part_size") or entry["transfer"]["part_size"] < 1:
+    part_size = entry["transfer"].get("part_size")
+    if (needs_part_size and not part_size) or (part_size is not None and part_size < 1):
         raise ApiError(400, "Multipart file transfer to local storage requires part_size.")
 
 
@@ -307,14 +310,11 @@ def _new_file_row(ctx: Context, record_id: str, entry: dict[str, Any]) -> FileRo
         "declared_checksum": entry.get("checksum"),
     }
     if kind == "M":
-        data["transfer"].update(parts=transfer["parts"], part_size=transfer["part_size"])
-        # the whole file is laid out at once: parts land in place, what never came is zeros
-        staging = ctx.store.new_temporary("multipart")
-        with open(staging, "wb") as stream:
-            stream.truncate(int(entry["size"]))
-            preallocate(stream.fileno(), int(entry["size"]))
-        data["multipart_path"] = str(staging)
+        data["transfer"].update(
+            {name: transfer[name] for name in ("parts", "part_size") if name in transfer}
+        )
         data["file_id"] = str(uuid.uuid4())  # reserved: the content takes it at commit
+        data.update(ctx.objects.start_multipart(data["file_id"], int(entry["size"])))
     elif kind == "F":
         data["source_url"] = transfer["url"]
     elif kind == "R":
@@ -347,7 +347,7 @@ def update_file(ctx: Context, request: Request) -> Response:
             row.data["access"] = {"hidden": bool(body["access"].get("hidden", False))}
         row.data["updated"] = now_iso()
         ctx.store.save_file(row)
-    return entry_response(request, row, record)
+    return entry_response(ctx, request, row, record)
 
 
 def delete_file(ctx: Context, request: Request) -> Response:

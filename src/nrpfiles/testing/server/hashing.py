@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from ..storage import Store
@@ -132,15 +133,17 @@ def md5_of(path: Path) -> str:
 class ChecksumTasks:
     """Checksums filled in after commit by a background task, as InvenioRDM's worker does.
 
-    A multipart upload to a file store commits with ``checksum: null``; ``delay``
-    seconds later the MD5 appears on every entry sharing the content (the draft's, or
-    the published record's once published). With no delay it is computed at once, as
-    an eager worker would.
+    A multipart upload commits with ``checksum: null`` on a file store, with S3's
+    provisional ``multipart:...`` on S3; ``delay`` seconds later the MD5 appears on
+    every entry sharing the content (the draft's, or the published record's once
+    published). With no delay it is computed at once, as an eager worker would.
+    ``md5`` reads an object (by file id) and gives its MD5 hex.
     """
 
-    def __init__(self, store: Store, delay: float) -> None:
+    def __init__(self, store: Store, delay: float, md5: Callable[[str], str]) -> None:
         self._store = store
         self._delay = delay
+        self._md5 = md5
         self._lock = threading.Lock()
         self._timers: dict[str, threading.Timer] = {}
 
@@ -181,7 +184,7 @@ class ChecksumTasks:
         with self._lock:
             self._timers.pop(file_id, None)
         try:
-            md5_hex = md5_of(self._store.content_path(file_id))
+            md5_hex = self._md5(file_id)
             self._store.set_missing_checksum(file_id, f"md5:{md5_hex}")
         except FileNotFoundError:
             pass  # deleted meanwhile, with its draft or its entry

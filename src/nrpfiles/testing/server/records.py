@@ -23,6 +23,7 @@ from .access import (
     require_owner,
 )
 from .context import Context, api_base, new_pid, now_iso
+from .files import files_list_response
 from .http import (
     PERMISSION_DENIED,
     RECORD_JSON,
@@ -35,7 +36,7 @@ from .http import (
     validation_error,
 )
 from .schema import MISSING, load_draft_input, publish_errors
-from .serialize import READ, RESULT, files_list_json, record_json
+from .serialize import READ, RESULT, record_json
 
 MISSING_FILES = (
     "Missing uploaded files. To disable files for this record please mark it as metadata-only."
@@ -405,8 +406,7 @@ def import_files(ctx: Context, request: Request) -> Response:
             ctx.store.save_file(FileRow(record.id, DRAFT, row.key, copy.deepcopy(row.data)))
         draft["revision_id"] = revisions.files_changed(draft["revision_id"])
         ctx.store.save_record(record)
-    rows = ctx.store.files(record.id, DRAFT)
-    return json_response(201, files_list_json(api_base(request), record.id, DRAFT, draft, rows))
+    return files_list_response(ctx, request, 201, record, DRAFT)
 
 
 def latest_version(ctx: Context, request: Request) -> Response:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -17,6 +18,8 @@ RECORD_FILE_METADATA = frozenset(
 )
 # how a record is shown: as the answer to a change (or a draft read), read, or found
 RESULT, READ, HIT = "result", "read", "hit"
+# the links.parts of a pending multipart entry, from its self link and stored data
+PartLinks = Callable[[str, dict[str, Any]], list[dict[str, Any]]]
 PARENT_SETTINGS: dict[str, Any] = {
     "allow_user_requests": False,
     "allow_guest_requests": False,
@@ -51,7 +54,9 @@ def guess_mimetype(key: str) -> str:
     return mimetypes.guess_type(key, strict=False)[0] or "application/octet-stream"
 
 
-def file_json(api: str, row: FileRow, bucket_id: str | None) -> dict[str, Any]:
+def file_json(
+    api: str, row: FileRow, bucket_id: str | None, part_links: PartLinks
+) -> dict[str, Any]:
     """An entry as the files endpoints show it, with status, transfer and links."""
     data = row.data
     transfer = data.get("transfer") or {"type": "L"}
@@ -83,11 +88,7 @@ def file_json(api: str, row: FileRow, bucket_id: str | None) -> dict[str, Any]:
     self_url = f"{files_base(api, row.record_id, row.bucket)}/{quote_key(row.key)}"
     links: dict[str, Any] = {"self": self_url}
     if pending_multipart:
-        expiration = (datetime.now(timezone.utc) + timedelta(days=14)).isoformat()
-        links["parts"] = [
-            {"part": number, "url": f"{self_url}/content/{number}", "expiration": expiration}
-            for number in range(1, int(transfer.get("parts", 0)) + 1)
-        ]
+        links["parts"] = part_links(self_url, data)
     else:
         links["content"] = f"{self_url}/content"
     if row.bucket == DRAFT:
@@ -141,7 +142,12 @@ def file_extension(key: str, mimetype: str) -> str | None:
 
 
 def files_list_json(
-    api: str, record_id: str, bucket: str, state: dict[str, Any], rows: list[FileRow]
+    api: str,
+    record_id: str,
+    bucket: str,
+    state: dict[str, Any],
+    rows: list[FileRow],
+    part_links: PartLinks,
 ) -> dict[str, Any]:
     base = files_base(api, record_id, bucket)
     links = {"self": base, "archive": base + "-archive"}
@@ -151,7 +157,7 @@ def files_list_json(
         "enabled": True,
         "default_preview": state.get("default_preview"),
         "order": [],
-        "entries": [file_json(api, row, state.get("bucket_id")) for row in rows],
+        "entries": [file_json(api, row, state.get("bucket_id"), part_links) for row in rows],
         "links": links,
     }
 
