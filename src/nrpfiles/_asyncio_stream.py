@@ -51,6 +51,7 @@ class _Protocol(asyncio.BufferedProtocol):
         self._end = 0
         self.eof = False
         self.error: BaseException | None = None
+        self.connection_closed = False
         self._reading_paused = False
         self._readable: asyncio.Future[None] | None = None
         self._writing_paused = False
@@ -89,6 +90,7 @@ class _Protocol(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.eof = True
+        self.connection_closed = True
         if exc is not None:
             self.error = exc
         _wake(self._readable)
@@ -204,7 +206,11 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         try:
             await asyncio.sleep(0)
         finally:
-            self._transport.abort()
+            # A close that had bytes still to send finishes (and forgets its loop)
+            # once they are written, without counting itself lost: asyncio's abort()
+            # would then fail on the missing loop.
+            if not self._protocol.connection_closed:
+                self._transport.abort()
 
     async def start_tls(
         self,

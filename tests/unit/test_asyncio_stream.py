@@ -111,3 +111,42 @@ async def test_nobody_listening_is_a_connect_error() -> None:
         pass  # the port is free again
     with pytest.raises(httpcore.ConnectError):
         await connect_tcp("127.0.0.1", port, 5.0, None, None)
+
+
+class _FlushingTransport(asyncio.Transport):
+    """A transport whose close() still had bytes to send: asyncio finishes the close
+    once they are written, delivering connection_lost without counting the
+    connection lost, and its abort() then fails on the loop it has forgotten."""
+
+    def __init__(self, protocol: asyncio.BaseProtocol) -> None:
+        super().__init__()
+        self._protocol = protocol
+        self.lost = False
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return default
+
+    def is_closing(self) -> bool:
+        return self.lost
+
+    def close(self) -> None:
+        asyncio.get_running_loop().call_soon(self._flushed)
+
+    def _flushed(self) -> None:
+        self.lost = True
+        self._protocol.connection_lost(None)
+
+    def abort(self) -> None:
+        if self.lost:
+            raise AttributeError("'NoneType' object has no attribute 'call_soon'")
+
+
+async def test_closing_after_the_last_bytes_went_out_meanwhile_does_not_abort() -> None:
+    from nrpfiles._asyncio_stream import AsyncioStream, _Protocol
+
+    protocol = _Protocol()
+    transport = _FlushingTransport(protocol)
+    protocol.connection_made(transport)
+    stream = AsyncioStream(protocol)
+    await stream.aclose()
+    assert transport.lost
