@@ -42,6 +42,8 @@ __all__ = [
 # Downloads write here before the checksum is checked (see docs/reliability.md):
 # never worth uploading, nor a sign of a finished file.
 _PARTIAL_SUFFIX = ".nrpfiles-partial"
+# a partial download, its sidecar, and a sidecar being replaced
+_LEFT_BY_DOWNLOADS = (_PARTIAL_SUFFIX, f"{_PARTIAL_SUFFIX}.json", f"{_PARTIAL_SUFFIX}.json.new")
 _READ_CHUNK = 8 << 20
 
 
@@ -72,7 +74,8 @@ def folder_files(directory: str | os.PathLike[str], *, prefix: str = "") -> dict
 
     Keys use ``/`` whatever the system; they are sorted. Symbolic links to files
     are followed, links to folders are not (they could loop). Temporary files
-    an interrupted download left behind (``*.nrpfiles-partial``) are skipped.
+    an interrupted download left behind (``*.nrpfiles-partial`` and its
+    sidecar ``*.nrpfiles-partial.json``) are skipped.
     Raises ``NotADirectoryError`` when ``directory`` is not a folder.
     """
     root = Path(directory)
@@ -83,7 +86,7 @@ def folder_files(directory: str | os.PathLike[str], *, prefix: str = "") -> dict
         subfolders.sort()
         for name in names:
             path = Path(folder) / name
-            if name.endswith(_PARTIAL_SUFFIX) or not path.is_file():
+            if name.endswith(_LEFT_BY_DOWNLOADS) or not path.is_file():
                 continue
             found[prefix + path.relative_to(root).as_posix()] = path
     return dict(sorted(found.items()))

@@ -10,7 +10,8 @@ Elsewhere no bar is drawn when stderr is not a terminal; nowhere when
 ``NRPFILES_NO_PROGRESS`` or ``TQDM_DISABLE`` is set to a true value.
 
 ``progress=callback`` calls ``callback(bytes_done, total_or_None)``: once when
-the transfer starts, then after every chunk, from whichever thread moved the
+the transfer starts (with the bytes already there when it resumes an
+interrupted one), then after every chunk, from whichever thread moved the
 bytes (a worker thread in the sync flavour, the event loop's thread in the
 async one). Calls are serialised; ``bytes_done`` only goes down when bytes
 are taken back to be sent again (a retried part, a restarted transfer).
@@ -87,9 +88,9 @@ def progress_disabled(stream: IO[str] | None = None) -> bool:
 class Progress:
     """Reports bytes moved; this base reports nowhere. All methods are thread-safe."""
 
-    def __init__(self, total: int | None = None) -> None:
+    def __init__(self, total: int | None = None, start: int = 0) -> None:
         self._lock = threading.Lock()
-        self._done = 0
+        self._done = start
         self._total = total
         self._closed = False
 
@@ -157,8 +158,8 @@ class Progress:
 
 
 class _CallbackProgress(Progress):
-    def __init__(self, callback: ProgressCallback, total: int | None) -> None:
-        super().__init__(total)
+    def __init__(self, callback: ProgressCallback, total: int | None, start: int = 0) -> None:
+        super().__init__(total, start)
         self._callback = callback
         with self._lock:
             self._report_locked()
@@ -176,13 +177,20 @@ def _notebook_bar_class() -> type[tqdm[Any]]:
 
 class _BarProgress(Progress):
     def __init__(
-        self, label: str | None, total: int | None, stream: IO[str], *, notebook: bool = False
+        self,
+        label: str | None,
+        total: int | None,
+        stream: IO[str],
+        start: int = 0,
+        *,
+        notebook: bool = False,
     ) -> None:
-        super().__init__(total)
+        super().__init__(total, start)
         self._notebook = notebook
         bar_class = _notebook_bar_class() if notebook else tqdm
         self._bar = bar_class(
             total=total,
+            initial=start,
             desc=label,
             unit="B",
             unit_scale=True,
@@ -196,7 +204,7 @@ class _BarProgress(Progress):
             leave=notebook,
         )
         self._stream = stream
-        self._shown = 0  # bytes already handed to tqdm
+        self._shown = start  # bytes already handed to tqdm
         self._next_draw = 0.0
 
     def paced(self, seconds: float) -> None:
@@ -232,20 +240,26 @@ class _BarProgress(Progress):
 
 
 def open_progress(
-    progress: ProgressSpec | bool, *, total: int | None, description: str | None = None
+    progress: ProgressSpec | bool,
+    *,
+    total: int | None,
+    description: str | None = None,
+    start: int = 0,
 ) -> Progress:
     """Start reporting one transfer of ``total`` bytes (None when unknown).
+
+    ``start`` is where a resumed transfer takes up: the first report says it.
 
     ``progress`` is a bar label, a callback, or None/False for nothing;
     ``True`` or ``""`` draw a bar labelled with ``description``.
     """
     if progress is None or progress is False:
-        return Progress(total)
+        return Progress(total, start)
     if callable(progress):
-        return _CallbackProgress(progress, total)
+        return _CallbackProgress(progress, total, start)
     if progress is True or isinstance(progress, str):
         if progress_disabled():
-            return Progress(total)
+            return Progress(total, start)
         label = progress if isinstance(progress, str) and progress else description
-        return _BarProgress(label, total, sys.stderr, notebook=in_ipython_kernel())
+        return _BarProgress(label, total, sys.stderr, start, notebook=in_ipython_kernel())
     raise TypeError(f"progress is a label, a callable or None, not {type(progress).__name__}")

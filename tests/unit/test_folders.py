@@ -52,6 +52,8 @@ def test_folder_files(tmp_path):
     (tmp_path / "sub" / "a.txt").write_bytes(b"a")
     (tmp_path / "sub" / "deeper" / "c.bin").write_bytes(b"c")
     (tmp_path / ".x.bin.abc.nrpfiles-partial").write_bytes(b"half")
+    (tmp_path / "y.bin.nrpfiles-partial").write_bytes(b"half, to resume")
+    (tmp_path / "y.bin.nrpfiles-partial.json").write_bytes(b"{}")
     assert list(folder_files(tmp_path)) == ["b.txt", "sub/a.txt", "sub/deeper/c.bin"]
     assert list(folder_files(tmp_path / "sub", prefix="p/")) == ["p/a.txt", "p/deeper/c.bin"]
     with pytest.raises(NotADirectoryError):

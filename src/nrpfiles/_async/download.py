@@ -11,7 +11,7 @@ import httpx
 
 from nrpfiles._async.http import AsyncHttp
 from nrpfiles._async.waves import async_in_waves
-from nrpfiles._checksums import TrailingHasher, expected_checksum
+from nrpfiles._checksums import ExpectedChecksum, TrailingHasher, expected_checksum
 from nrpfiles._concurrency import (
     AsyncJob,
     async_gather,
@@ -19,14 +19,20 @@ from nrpfiles._concurrency import (
     async_sleep,
     async_stop_point,
 )
+from nrpfiles._partial_download import ResumableFileWriter, ResumePoint, open_download_writer
 from nrpfiles._transfer_plan import DEFAULT_PARALLEL_PARTS, download_ranges
 from nrpfiles._urls import same_origin
 from nrpfiles._widening import Widening
-from nrpfiles.errors import ChecksumMismatchError, PermissionDeniedError, TransferError
+from nrpfiles.errors import (
+    ChecksumMismatchError,
+    ConflictError,
+    PermissionDeniedError,
+    TransferError,
+)
 from nrpfiles.limits import async_slot
 from nrpfiles.models import File
 from nrpfiles.progress import Progress, ProgressSpec, open_progress
-from nrpfiles.streams import DataSink, SinkWriter
+from nrpfiles.streams import DataSink, FileSink, SinkWriter
 
 logger = logging.getLogger("nrpfiles")
 
@@ -38,10 +44,15 @@ _BROKEN_BODY = (httpx.TransportError, httpx.StreamError)
 class _Range:
     """One byte range of the file and how much of it is on disk; ``end`` None: until EOF."""
 
-    __slots__ = ("end", "start", "written")
+    __slots__ = ("end", "resumed_at", "start", "written")
 
     def __init__(self, start: int, end: int | None) -> None:
         self.start, self.end, self.written = start, end, 0
+        self.resumed_at = 0  # bytes an earlier download had written
+
+    @property
+    def moved(self) -> int:
+        return self.written - self.resumed_at
 
     @property
     def position(self) -> int:
@@ -50,6 +61,12 @@ class _Range:
     @property
     def done(self) -> bool:
         return self.end is not None and self.position >= self.end
+
+    @classmethod
+    def resumed(cls, start: int, end: int | None, written: int) -> _Range:
+        part = cls(start, end)
+        part.written = part.resumed_at = written
+        return part
 
     def header(self) -> str:
         last = "" if self.end is None else str(self.end - 1)
@@ -68,8 +85,14 @@ class AsyncDownloader:
         parts: int | None,
         part_size: int | None,
         progress: ProgressSpec,
+        resume: bool = True,
     ) -> None:
-        """Fill ``sink`` with the file's content; the sink is committed only when verified."""
+        """Fill ``sink`` with the file's content; the sink is committed only when verified.
+
+        A file target continues what an earlier, interrupted download of the same
+        remote file left beside it (see ``nrpfiles._partial_download``); when the
+        remote file turns out to have changed, the download starts over once.
+        """
         if file.status not in (None, "completed"):
             # InvenioRDM answers the content of an unfinished file with 403 or a bare 500.
             raise TransferError(
@@ -77,7 +100,9 @@ class AsyncDownloader:
                 "to download yet",
                 key=file.key,
             )
-        spans = download_ranges(file.size, parts, part_size)
+        spans = download_ranges(
+            file.size, parts, part_size, resumable=resume and isinstance(sink, FileSink)
+        )
         url = file.links.content or (f"{file.links.self_}/content" if file.links.self_ else None)
         if url is None:
             raise ValueError(f"file {file.key!r} has no content link; read it from the repository")
@@ -89,12 +114,37 @@ class AsyncDownloader:
                 file.key,
                 file.checksum or "none",
             )
-        writer = sink.open(file.size)
+        auto = parts is None and part_size is None  # as many ranges at once as pay, measured
+        writer, resumed = open_download_writer(sink, file, url, resume=resume)
+        if resumed is not None:
+            try:
+                await self._into(file, url, writer, spans, expected, progress, auto, resumed)
+                return
+            except _ResumedAnotherVersion as changed:
+                logger.warning("%s; downloading %r from the start", changed, file.key)
+            # The leftovers are gone: this writer starts empty, and resumable again.
+            writer, _ = open_download_writer(sink, file, url, resume=True)
+        await self._into(file, url, writer, spans, expected, progress, auto, None)
+
+    async def _into(
+        self,
+        file: File,
+        url: str,
+        writer: SinkWriter,
+        spans: list[tuple[int, int]],
+        expected: ExpectedChecksum | None,
+        progress: ProgressSpec,
+        auto: bool,
+        resumed: ResumePoint | None,
+    ) -> None:
         hasher = None if expected is None else TrailingHasher(writer.read_back, expected.new_digest())
+        start = 0 if resumed is None else resumed.bytes_on_disk
+        if resumed is not None:
+            logger.info("resuming the download of %r at byte %d", file.key, start)
         try:
-            with open_progress(progress, total=file.size, description=file.key) as bar:
-                transfer = _Transfer(self._http, url, file, writer, spans, hasher, bar)
-                if parts is None and part_size is None:  # auto: as many as pay, measured
+            with open_progress(progress, total=file.size, description=file.key, start=start) as bar:
+                transfer = _Transfer(self._http, url, file, writer, spans, hasher, bar, resumed)
+                if auto:
                     transfer.widening = Widening(DEFAULT_PARALLEL_PARTS)
                 await transfer.run()
             if hasher is not None and expected is not None:
@@ -104,6 +154,10 @@ class AsyncDownloader:
                 else:
                     actual = await async_run_in_thread(lambda: hasher.hexdigest(total))
                 if actual != expected.value:
+                    if resumed is not None:
+                        raise _ResumedAnotherVersion(
+                            f"the resumed download of {file.key!r} did not verify"
+                        )
                     raise ChecksumMismatchError(
                         f"{file.key!r} arrived with checksum {expected.written(actual)}, the "
                         f"repository reports {file.checksum}; nothing was written to the target",
@@ -112,11 +166,34 @@ class AsyncDownloader:
                         actual=expected.written(actual),
                     )
             writer.commit()
-        except BaseException:
+        except BaseException as error:
             if hasher is not None:
                 hasher.cancel()
-            writer.abort()
+            if isinstance(writer, ResumableFileWriter) and _spoilt(error):
+                writer.discard()
+                if resumed is not None and isinstance(error, ConflictError):
+                    raise _ResumedAnotherVersion(
+                        f"the remote file {file.key!r} changed since the partial download"
+                    ) from None
+            else:
+                writer.abort()
             raise
+
+
+class _ResumedAnotherVersion(Exception):
+    """The bytes a resumed download continued were of another version of the file."""
+
+
+def _spoilt(error: BaseException) -> bool:
+    """Whether a partial download is worth nothing after ``error``.
+
+    A 412 means the ETag pinned (by this download or the one it continues) no
+    longer names the file; a mismatch means the bytes cannot be trusted.
+    Anything else (a break, a kill, Ctrl-C) leaves bytes worth continuing.
+    """
+    if isinstance(error, (ChecksumMismatchError, _ResumedAnotherVersion)):
+        return True
+    return isinstance(error, ConflictError) and error.status == 412
 
 
 class _Transfer:
@@ -131,6 +208,7 @@ class _Transfer:
         spans: list[tuple[int, int]],
         hasher: TrailingHasher | None,
         bar: Progress,
+        resumed: ResumePoint | None = None,
     ) -> None:
         self._http = http
         self._url = url
@@ -142,28 +220,43 @@ class _Transfer:
         self._ranges = [
             _Range(start, end if file.size is not None else None) for start, end in spans
         ]
+        self._etag: str | None = None
+        if resumed is not None:
+            # The ranges of the download continued, and the version its bytes are of.
+            self._ranges = [_Range.resumed(*state) for state in resumed.ranges]
+            self._etag = resumed.etag
         self._front = 0  # index of the first range not yet complete
         self._front_lock = threading.Lock()
-        self._etag: str | None = None
         self.widening: Widening | None = None  # None: DEFAULT_PARALLEL_PARTS at once
+        self._checkpoint = writer if isinstance(writer, ResumableFileWriter) else None
+        if self._checkpoint is not None:
+            self._checkpoint.follow(self._progress_state)
 
     @property
     def total_written(self) -> int:
         return sum(r.written for r in self._ranges)
 
+    def _progress_state(self) -> tuple[list[tuple[int, int | None, int]], str | None]:
+        return [(r.start, r.end, r.written) for r in self._ranges], self._etag
+
     async def run(self) -> None:
-        if len(self._ranges) == 1:
-            await self._fetch(self._ranges[0], ranged=False)
+        pending = [part for part in self._ranges if not part.done]
+        if len(self._ranges) == 1 or not pending:
+            for part in pending:
+                await self._fetch(part, ranged=False)
             return
         stack = AsyncExitStack()
         try:
             await stack.enter_async_context(async_slot())
-            first = self._ranges[0]
+            first = pending[0]
             response = await stack.enter_async_context(
                 self._http.stream("GET", self._url, headers=self._headers(first, ranged=True))
             )
             if response.status_code != 206:
                 # The server ignores ranges: this response carries the whole file.
+                if self.total_written:
+                    self._log_no_ranges()
+                self._bar.reset_to(0)
                 self._ranges = [_Range(0, self._size)]
                 await self._continue(response, self._ranges[0], stack, ranged=False)
                 return
@@ -174,13 +267,12 @@ class _Transfer:
                 await self._continue(response, first, stack, ranged=True)
 
             jobs: list[AsyncJob[None]] = [first_range]
-            jobs += [self._job(part) for part in self._ranges[1:]]
+            jobs += [self._job(part) for part in pending[1:]]
             if self.widening is None:
                 await async_gather(jobs, limit=DEFAULT_PARALLEL_PARTS)
             else:
-                ranges = self._ranges
                 await async_in_waves(
-                    jobs, lambda wave: sum(r.written for r in ranges[wave]), self.widening
+                    jobs, lambda wave: sum(r.moved for r in pending[wave]), self.widening
                 )
         finally:
             await stack.aclose()
@@ -256,6 +348,8 @@ class _Transfer:
             part.written += len(chunk)
             self._bar.advance(len(chunk))
             self._advance_hasher()
+            if self._checkpoint is not None:
+                self._checkpoint.wrote(len(chunk))
         if part.end is not None and not part.done:
             raise httpx.RemoteProtocolError(
                 f"response ended at byte {part.position} of range ending at {part.end}"
@@ -293,8 +387,16 @@ class _Transfer:
             raise TransferError(
                 f"the repository stopped honouring byte ranges for {self._key!r}", key=self._key
             )
+        if part.written:
+            self._log_no_ranges()
         self._bar.advance(-part.written)
-        part.written = 0
+        part.written = part.resumed_at = 0
+
+    def _log_no_ranges(self) -> None:
+        logger.warning(
+            "the repository does not honour byte ranges: %r comes again from the first byte",
+            self._key,
+        )
 
     def _advance_hasher(self) -> None:
         if self._hasher is None:
