@@ -106,10 +106,14 @@ def isolated_configuration(tmp_path_factory: pytest.TempPathFactory) -> Iterator
     }
     for name in saved:
         del os.environ[name]
-    previous = {k: os.environ.get(k) for k in ("NRP_CMD_CONFIG_PATH", "XDG_CONFIG_HOME", "HOME")}
+    previous = {
+        k: os.environ.get(k)
+        for k in ("NRP_CMD_CONFIG_PATH", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "HOME")
+    }
     os.environ["NRPFILES_CONFIG"] = str(home / "nrpfiles.json")
     os.environ["NRP_CMD_CONFIG_PATH"] = str(home / "invenio-config.json")
     os.environ["XDG_CONFIG_HOME"] = str(home / ".config")
+    os.environ["XDG_CACHE_HOME"] = str(home / ".cache")  # upload journals
     os.environ["NRPFILES_NO_PROGRESS"] = "1"
     try:
         yield home

@@ -18,6 +18,7 @@ DEFAULT_UPLOAD_PART_SIZE = 32 * MIB
 RANGED_DOWNLOAD_THRESHOLD = 64 * MIB
 DEFAULT_DOWNLOAD_PART_SIZE = 32 * MIB
 DEFAULT_PARALLEL_PARTS = 4
+RESUMABLE_MIN_PARTS = 256
 
 LOCAL, MULTIPART, FETCH, REMOTE, AUTO = "L", "M", "F", "R", "auto"
 _TRANSFER_NAMES = {
@@ -55,8 +56,15 @@ def choose_upload_transfer(requested: str, size: int, offered: tuple[str, ...]) 
     return LOCAL
 
 
-def upload_parts(size: int, transfer_metadata: Mapping[str, Any] | None) -> tuple[int, int]:
+def upload_parts(
+    size: int, transfer_metadata: Mapping[str, Any] | None, *, resumable: bool = False
+) -> tuple[int, int]:
     """(parts, part_size) for a multipart upload, within S3's limits.
+
+    A ``resumable`` upload (journaled, so another process can finish it) is cut
+    into at least ``RESUMABLE_MIN_PARTS`` parts unless told otherwise: the parts
+    in flight when it is killed are lost, and with the default parallelism they
+    then come to at most a few percent of the file.
 
     S3 refuses to complete an upload with a part under 5 MiB but the last, and
     only says so at the commit: a ``part_size`` below that is refused here,
@@ -76,6 +84,8 @@ def upload_parts(size: int, transfer_metadata: Mapping[str, Any] | None) -> tupl
         parts = _positive_int("parts", parts)
         if parts > S3_MAX_PARTS:
             raise ValueError(f"{parts} parts is more than the {S3_MAX_PARTS} a repository accepts")
+    if part_size is None and parts is None and resumable:
+        part_size = max(S3_MIN_PART_SIZE, math.ceil(size / RESUMABLE_MIN_PARTS))
     if part_size is None and parts is None:
         part_size = max(DEFAULT_UPLOAD_PART_SIZE, math.ceil(size / S3_MAX_PARTS))
     if part_size is None:

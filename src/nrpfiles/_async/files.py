@@ -80,6 +80,7 @@ class AsyncFilesClient:
         *,
         overwrite: bool = False,
         size: int | None = None,
+        resume: bool = True,
     ) -> File:
         """Upload ``source`` to the draft as file ``key`` and return its completed entry.
 
@@ -106,6 +107,12 @@ class AsyncFilesClient:
         a completed file is kept and ``ConflictError`` raised unless
         ``overwrite=True``; an unfinished one (a failed earlier attempt) is
         replaced.
+
+        A multipart upload of a file on disk is journaled in the user's cache
+        directory; when one is interrupted (Ctrl-C, a killed process), uploading
+        the same unchanged file to the same record and key again sends only
+        the parts the repository has not confirmed. ``resume=False`` starts
+        over, removing the unfinished entry and its journal.
         """
         check_key(key)
         plan_options = dict(transfer_metadata or {})
@@ -133,6 +140,7 @@ class AsyncFilesClient:
             transfer_metadata=plan_options,
             progress=progress,
             overwrite=overwrite,
+            resume=resume,
         )
 
     async def download(
@@ -144,6 +152,7 @@ class AsyncFilesClient:
         parts: int | None = None,
         part_size: int | None = None,
         progress: ProgressSpec = None,
+        resume: bool = True,
     ) -> DataSink:
         """Download a file: ``download(file_or_url, sink)`` or ``download(record, key, sink)``.
 
@@ -154,6 +163,13 @@ class AsyncFilesClient:
         one stream, resumed where it broke. Bytes go to a temporary file
         beside the target, renamed into place only after the MD5 matches the
         repository's checksum; on any failure the target is untouched.
+
+        A download into a file that is interrupted (an error, Ctrl-C, a killed
+        process) leaves its bytes in ``<target>.nrpfiles-partial`` with a
+        sidecar ``<target>.nrpfiles-partial.json`` naming the remote file; the
+        next download to the same target continues from there when the remote
+        file is the same and the server honours ranges. ``resume=False``
+        removes such leftovers and starts from the first byte.
         Returns the sink (``str()`` of a file sink is its path).
         """
         download_ranges(None, parts, part_size)  # bad part sizes are refused before any request
@@ -174,7 +190,7 @@ class AsyncFilesClient:
             else:
                 file = await self.read(file_or_url, key_or_sink)
         await self._downloader.download(
-            file, data_sink, parts=parts, part_size=part_size, progress=progress
+            file, data_sink, parts=parts, part_size=part_size, progress=progress, resume=resume
         )
         return data_sink
 

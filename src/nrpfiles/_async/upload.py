@@ -9,6 +9,7 @@ import httpx
 
 from nrpfiles._async.http import AsyncHttp
 from nrpfiles._async.multipart import async_upload_multipart
+from nrpfiles._async.resume_upload import async_resume_point, upload_journal
 from nrpfiles._async.upload_steps import (
     AsyncBody,
     CleanupOnFailure,
@@ -34,6 +35,7 @@ from nrpfiles._transfer_plan import (
     choose_upload_transfer,
     upload_parts,
 )
+from nrpfiles._urls import join, quote_key
 from nrpfiles.errors import (
     ChecksumMismatchError,
     ConflictError,
@@ -46,7 +48,7 @@ from nrpfiles.errors import (
 from nrpfiles.limits import async_slot
 from nrpfiles.models import File, structure
 from nrpfiles.progress import Progress, ProgressSpec, open_progress
-from nrpfiles.streams import DataSource
+from nrpfiles.streams import DataSource, FileSource
 
 logger = logging.getLogger("nrpfiles")
 
@@ -94,6 +96,7 @@ class AsyncUploader:
         transfer_metadata: dict[str, Any],
         progress: ProgressSpec,
         overwrite: bool,
+        resume: bool = True,
     ) -> File:
         if source is None:
             assert source_url is not None
@@ -110,20 +113,33 @@ class AsyncUploader:
             )
         adaptive = wire_type == AUTO
         wire_type = choose_upload_transfer(wire_type, size, offered)
-        parts = upload_parts(size, transfer_metadata) if wire_type == MULTIPART else None
+        resumable = resume and isinstance(source, FileSource)
+        parts = (
+            upload_parts(size, transfer_metadata, resumable=resumable)
+            if wire_type == MULTIPART
+            else None
+        )
         if self.multipart_refused:
             parts = None  # this repository took multipart at init and then refused it
-        sending = Sending.start(source, size, None if parts is None else parts[1])
-        with open_progress(progress, total=size, description=key) as bar:
-            entry = None
-            if parts is not None:
-                entry = await async_upload_multipart(
-                    self, files_url, key, metadata, sending, parts, bar, overwrite, adaptive
+        with upload_journal(self, files_url, key, source, parts) as journal:
+            resumed = None
+            if journal is not None and parts is not None:
+                resumed = await async_resume_point(
+                    self, journal, files_url, size, parts, resume=resume
                 )
-                if entry is None:  # part uploads refused: the repository takes local only
-                    bar.reset_to(0)
-            if entry is None:
-                entry = await self._local(files_url, key, metadata, sending, bar, overwrite)
+            sending = Sending.start(source, size, None if parts is None else parts[1])
+            start = 0 if resumed is None else resumed.confirmed_bytes
+            with open_progress(progress, total=size, description=key, start=start) as bar:
+                entry = None
+                if parts is not None:
+                    entry = await async_upload_multipart(
+                        self, files_url, key, metadata, sending, parts, bar, overwrite, adaptive,
+                        journal=journal, resumed=resumed,
+                    )
+                    if entry is None:  # part uploads refused: the repository takes local only
+                        bar.reset_to(0)
+                if entry is None:
+                    entry = await self._local(files_url, key, metadata, sending, bar, overwrite)
         return entry
 
     # -- the transfer types ----------------------------------------------------------
@@ -281,6 +297,14 @@ class AsyncUploader:
         # Safe to repeat: if a lost answer hid a success, the retry finds the key
         # taken by an unfinished entry, which _init replaces.
         return await self._http.request_json("POST", files_url, json=[entry], idempotent=True)
+
+    async def read_entry(self, files_url: str, key: str) -> File | None:
+        """The entry under ``key`` with all its links (part links too); None when absent."""
+        try:
+            body, _ = await self._http.request_json("GET", join(files_url, quote_key(key)))
+        except DoesNotExistError:
+            return None
+        return structure(body, File)
 
     async def _existing(self, files_url: str, key: str) -> File | None:
         body, _ = await self._http.request_json("GET", files_url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,8 @@ from nrpfiles.streams import DataSource
 
 if TYPE_CHECKING:
     from nrpfiles._async.upload import AsyncUploader
+
+logger = logging.getLogger("nrpfiles")
 
 _SEND_CHUNK = 4 << 20
 
@@ -74,15 +77,26 @@ class Sending:
 class CleanupOnFailure:
     """On failure, delete the unfinished entry and say so in the error."""
 
-    def __init__(self, uploader: AsyncUploader, entry: File) -> None:
+    def __init__(
+        self, uploader: AsyncUploader, entry: File, *, keep_when_interrupted: bool = False
+    ) -> None:
         self._uploader = uploader
         self._entry = entry
+        # A journaled upload stopped by Ctrl-C or cancellation is resumed, not removed.
+        self._keep_when_interrupted = keep_when_interrupted
 
     async def __aenter__(self) -> None:
         return None
 
     async def __aexit__(self, exc_type: Any, error: BaseException | None, tb: Any) -> None:
         if error is None or isinstance(error, ChecksumMismatchError):
+            return
+        if self._keep_when_interrupted and not isinstance(error, Exception):
+            logger.warning(
+                "the upload of %r was interrupted; its unfinished entry stays pending on "
+                "the draft, and uploading the same file again resumes it",
+                self._entry.key,
+            )
             return
         removed = await self._uploader.remove(self._entry)
         if isinstance(error, RepositoryError):

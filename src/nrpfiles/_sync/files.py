@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/files.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 2f7ad12d392b4b94ba8b9da1b6e38d0d1d403c82f0f4b7026d760f74ecdd1cea
+# body-sha256: 43b1c7ee52f96e2f80b72ebc8e999260a18039c3abe69354446c43f645658f29
 """``client.files``: list, read, upload, download, update and delete the files of a record."""
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ class FilesClient:
         *,
         overwrite: bool = False,
         size: int | None = None,
+        resume: bool = True,
     ) -> File:
         """Upload ``source`` to the draft as file ``key`` and return its completed entry.
 
@@ -108,6 +109,12 @@ class FilesClient:
         a completed file is kept and ``ConflictError`` raised unless
         ``overwrite=True``; an unfinished one (a failed earlier attempt) is
         replaced.
+
+        A multipart upload of a file on disk is journaled in the user's cache
+        directory; when one is interrupted (Ctrl-C, a killed process), uploading
+        the same unchanged file to the same record and key again sends only
+        the parts the repository has not confirmed. ``resume=False`` starts
+        over, removing the unfinished entry and its journal.
         """
         check_key(key)
         plan_options = dict(transfer_metadata or {})
@@ -135,6 +142,7 @@ class FilesClient:
             transfer_metadata=plan_options,
             progress=progress,
             overwrite=overwrite,
+            resume=resume,
         )
 
     def download(
@@ -146,6 +154,7 @@ class FilesClient:
         parts: int | None = None,
         part_size: int | None = None,
         progress: ProgressSpec = None,
+        resume: bool = True,
     ) -> DataSink:
         """Download a file: ``download(file_or_url, sink)`` or ``download(record, key, sink)``.
 
@@ -156,6 +165,13 @@ class FilesClient:
         one stream, resumed where it broke. Bytes go to a temporary file
         beside the target, renamed into place only after the MD5 matches the
         repository's checksum; on any failure the target is untouched.
+
+        A download into a file that is interrupted (an error, Ctrl-C, a killed
+        process) leaves its bytes in ``<target>.nrpfiles-partial`` with a
+        sidecar ``<target>.nrpfiles-partial.json`` naming the remote file; the
+        next download to the same target continues from there when the remote
+        file is the same and the server honours ranges. ``resume=False``
+        removes such leftovers and starts from the first byte.
         Returns the sink (``str()`` of a file sink is its path).
         """
         download_ranges(None, parts, part_size)  # bad part sizes are refused before any request
@@ -176,7 +192,7 @@ class FilesClient:
             else:
                 file = self.read(file_or_url, key_or_sink)
         self._downloader.download(
-            file, data_sink, parts=parts, part_size=part_size, progress=progress
+            file, data_sink, parts=parts, part_size=part_size, progress=progress, resume=resume
         )
         return data_sink
 

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/multipart.py by scripts/gen_sync.py: do not edit.
-# body-sha256: eeb293fed433c35e433dc6223fbfbddf6ecd2c54748137a57173c119b851a026
+# body-sha256: 9639696f662097feff3ee78fbbf060d0eba2950924fd04474c30769af16666da
 """Multipart uploads (M): parts in parallel, straight to storage where the repository presigns them.
 
 Two kinds of refusal look alike and mean different things. A 403 from the
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from nrpfiles._sync.resume_upload import ResumedUpload
 from nrpfiles._sync.upload_steps import (
     CleanupOnFailure,
     Sending,
@@ -28,6 +29,7 @@ from nrpfiles._transfer_plan import (
     MULTIPART,
     S3_MIN_PART_SIZE,
 )
+from nrpfiles._upload_journal import UploadJournal
 from nrpfiles._urls import same_origin
 from nrpfiles._widening import Widening
 from nrpfiles.errors import (
@@ -55,11 +57,21 @@ def upload_multipart(
     bar: Progress,
     overwrite: bool,
     adaptive: bool = False,
+    *,
+    journal: UploadJournal | None = None,
+    resumed: ResumedUpload | None = None,
 ) -> File | None:
     """Upload in parallel parts; None when the repository refuses part uploads.
 
     ``adaptive`` (auto): as many parts at once as measured to pay.
+    With a ``journal`` every confirmed part is recorded, and an interrupted
+    upload leaves its entry pending for the next one to continue; ``resumed``
+    is such an entry, of which only the parts not confirmed are sent.
     """
+    if resumed is not None:
+        sending = _hashing_parts_for_storage(uploader, resumed.entry, sending)
+        upload = _PartsUpload(uploader, resumed.entry, sending, plan, bar, journal)
+        return _send_and_commit(uploader, upload, resumed.confirmed, journal, adaptive)
     count, part_size = plan
     init = {
         "key": key,
@@ -70,46 +82,87 @@ def upload_multipart(
         "transfer": {"type": MULTIPART, "parts": count, "part_size": part_size},
     }
     entry = uploader.init(files_url, init, overwrite)
-    if any(
-        not same_origin(httpx.URL(link.url), uploader.repository_url) for link in entry.links.parts
-    ):
-        sending = sending.hashing_parts()  # storage will report S3's checksum of the parts
-    upload = _PartsUpload(uploader, entry, sending, plan, bar)
+    sending = _hashing_parts_for_storage(uploader, entry, sending)
+    upload = _PartsUpload(uploader, entry, sending, plan, bar, journal)
     if sorted(upload.links) != list(range(1, count + 1)):
         uploader.remove(entry)
         raise TransferError(
             f"the repository offered part URLs {sorted(upload.links)} for {count} parts",
             key=key,
         )
-    with CleanupOnFailure(uploader, entry):
-        try:
-            jobs = [upload.job(number) for number in range(1, count + 1)]
-            if adaptive:
-                size = sending.size
-                in_waves(
-                    jobs,
-                    lambda wave: min(wave.stop * part_size, size) - wave.start * part_size,
-                    Widening(DEFAULT_PARALLEL_PARTS),
-                )
-            else:
-                gather(jobs, limit=DEFAULT_PARALLEL_PARTS)
-        except PermissionDeniedError as refused:
-            if not upload.refused_by_repository(refused):
-                raise
-            _give_up_multipart(uploader, entry)
-            return None
-        try:
-            return uploader.commit_verified(entry, sending)
-        except PermissionDeniedError as refused:
-            if not upload.refused_by_repository(refused):
-                raise
-            _give_up_multipart(uploader, entry)
-            return None
-        except RepositoryServerError as error:
-            committed = upload.completed_after_all(error)
-            if committed is None:
-                raise
-            return committed
+    if journal is not None:
+        journal.begin(entry)
+    return _send_and_commit(uploader, upload, frozenset(), journal, adaptive)
+
+
+def _hashing_parts_for_storage(uploader: Uploader, entry: File, sending: Sending) -> Sending:
+    """Parts that go to storage: S3 will report the checksum of the parts, hash them too."""
+    if any(
+        not same_origin(httpx.URL(link.url), uploader.repository_url) for link in entry.links.parts
+    ):
+        return sending.hashing_parts()
+    return sending
+
+
+def _send_and_commit(
+    uploader: Uploader,
+    upload: _PartsUpload,
+    confirmed: frozenset[int],
+    journal: UploadJournal | None,
+    adaptive: bool,
+) -> File | None:
+    """Send the parts not yet confirmed, then commit and verify, all under cleanup.
+
+    A journaled upload that is interrupted (Ctrl-C, a cancelled task) keeps its
+    pending entry and journal for the next upload to continue; any other end
+    forgets the journal.
+    """
+    entry = upload.entry
+    missing = [number for number in range(1, upload.count + 1) if number not in confirmed]
+    try:
+        with CleanupOnFailure(uploader, entry, keep_when_interrupted=journal is not None):
+            committed = _parts_then_commit(uploader, upload, missing, adaptive)
+    except Exception:
+        if journal is not None:
+            journal.forget()
+        raise
+    if journal is not None:
+        journal.forget()
+    return committed
+
+
+def _parts_then_commit(
+    uploader: Uploader, upload: _PartsUpload, missing: list[int], adaptive: bool
+) -> File | None:
+    entry = upload.entry
+    try:
+        jobs = [upload.job(number) for number in missing]
+        if adaptive:
+            size, part_size = upload.sending.size, upload.part_size
+
+            def moved(wave: slice) -> int:
+                return sum(min(part_size, size - (n - 1) * part_size) for n in missing[wave])
+
+            in_waves(jobs, moved, Widening(DEFAULT_PARALLEL_PARTS))
+        else:
+            gather(jobs, limit=DEFAULT_PARALLEL_PARTS)
+    except PermissionDeniedError as refused:
+        if not upload.refused_by_repository(refused):
+            raise
+        _give_up_multipart(uploader, entry)
+        return None
+    try:
+        return uploader.commit_verified(entry, upload.sending)
+    except PermissionDeniedError as refused:
+        if not upload.refused_by_repository(refused):
+            raise
+        _give_up_multipart(uploader, entry)
+        return None
+    except RepositoryServerError as error:
+        committed = upload.completed_after_all(error)
+        if committed is None:
+            raise
+        return committed
 
 
 def _give_up_multipart(uploader: Uploader, entry: File) -> None:
@@ -129,13 +182,31 @@ class _PartsUpload:
         sending: Sending,
         plan: tuple[int, int],
         bar: Progress,
+        journal: UploadJournal | None = None,
     ) -> None:
         self._uploader = uploader
         self._entry = entry
         self._sending = sending
         self._count, self._part_size = plan
         self._bar = bar
+        self._journal = journal
         self.links = {link.part: link.url for link in entry.links.parts}
+
+    @property
+    def entry(self) -> File:
+        return self._entry
+
+    @property
+    def sending(self) -> Sending:
+        return self._sending
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    @property
+    def part_size(self) -> int:
+        return self._part_size
 
     def job(self, number: int) -> Job[None]:
         def send() -> None:
@@ -197,6 +268,8 @@ class _PartsUpload:
                 self._refresh_links()
                 continue
             raise_for_failed_transfer(response.content, self._entry.key)
+            if self._journal is not None:
+                self._journal.confirm(number)
             return
 
     def _refresh_links(self) -> None:

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/upload.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 0913ba03f3b9876bd94191d6b41f6f5c5cadf589b8bb1fcc1479d88ce3e903eb
+# body-sha256: 160d86e7d7dba0a1f2ddf10ded73b1768bb3dd1bb5045599eeb17926d52152e6
 """Uploads: local (L), multipart (M), url-fetch (F) and remote (R), verified and cleaned up."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import httpx
 
 from nrpfiles._sync.http import Http
 from nrpfiles._sync.multipart import upload_multipart
+from nrpfiles._sync.resume_upload import resume_point, upload_journal
 from nrpfiles._sync.upload_steps import (
     Body,
     CleanupOnFailure,
@@ -36,6 +37,7 @@ from nrpfiles._transfer_plan import (
     choose_upload_transfer,
     upload_parts,
 )
+from nrpfiles._urls import join, quote_key
 from nrpfiles.errors import (
     ChecksumMismatchError,
     ConflictError,
@@ -48,7 +50,7 @@ from nrpfiles.errors import (
 from nrpfiles.limits import slot
 from nrpfiles.models import File, structure
 from nrpfiles.progress import Progress, ProgressSpec, open_progress
-from nrpfiles.streams import DataSource
+from nrpfiles.streams import DataSource, FileSource
 
 logger = logging.getLogger("nrpfiles")
 
@@ -96,6 +98,7 @@ class Uploader:
         transfer_metadata: dict[str, Any],
         progress: ProgressSpec,
         overwrite: bool,
+        resume: bool = True,
     ) -> File:
         if source is None:
             assert source_url is not None
@@ -112,20 +115,33 @@ class Uploader:
             )
         adaptive = wire_type == AUTO
         wire_type = choose_upload_transfer(wire_type, size, offered)
-        parts = upload_parts(size, transfer_metadata) if wire_type == MULTIPART else None
+        resumable = resume and isinstance(source, FileSource)
+        parts = (
+            upload_parts(size, transfer_metadata, resumable=resumable)
+            if wire_type == MULTIPART
+            else None
+        )
         if self.multipart_refused:
             parts = None  # this repository took multipart at init and then refused it
-        sending = Sending.start(source, size, None if parts is None else parts[1])
-        with open_progress(progress, total=size, description=key) as bar:
-            entry = None
-            if parts is not None:
-                entry = upload_multipart(
-                    self, files_url, key, metadata, sending, parts, bar, overwrite, adaptive
+        with upload_journal(self, files_url, key, source, parts) as journal:
+            resumed = None
+            if journal is not None and parts is not None:
+                resumed = resume_point(
+                    self, journal, files_url, size, parts, resume=resume
                 )
-                if entry is None:  # part uploads refused: the repository takes local only
-                    bar.reset_to(0)
-            if entry is None:
-                entry = self._local(files_url, key, metadata, sending, bar, overwrite)
+            sending = Sending.start(source, size, None if parts is None else parts[1])
+            start = 0 if resumed is None else resumed.confirmed_bytes
+            with open_progress(progress, total=size, description=key, start=start) as bar:
+                entry = None
+                if parts is not None:
+                    entry = upload_multipart(
+                        self, files_url, key, metadata, sending, parts, bar, overwrite, adaptive,
+                        journal=journal, resumed=resumed,
+                    )
+                    if entry is None:  # part uploads refused: the repository takes local only
+                        bar.reset_to(0)
+                if entry is None:
+                    entry = self._local(files_url, key, metadata, sending, bar, overwrite)
         return entry
 
     # -- the transfer types ----------------------------------------------------------
@@ -283,6 +299,14 @@ class Uploader:
         # Safe to repeat: if a lost answer hid a success, the retry finds the key
         # taken by an unfinished entry, which _init replaces.
         return self._http.request_json("POST", files_url, json=[entry], idempotent=True)
+
+    def read_entry(self, files_url: str, key: str) -> File | None:
+        """The entry under ``key`` with all its links (part links too); None when absent."""
+        try:
+            body, _ = self._http.request_json("GET", join(files_url, quote_key(key)))
+        except DoesNotExistError:
+            return None
+        return structure(body, File)
 
     def _existing(self, files_url: str, key: str) -> File | None:
         body, _ = self._http.request_json("GET", files_url)

@@ -1,10 +1,11 @@
 # Generated from src/nrpfiles/_async/upload_steps.py by scripts/gen_sync.py: do not edit.
-# body-sha256: b912105e6bee51ed6830f5defebef28717e81ed0c9e8cefaa67c9006f31f5f47
+# body-sha256: f3b943f29f643d7276306cf6decd487772f11c294fafe80f572c1729f90c416d
 """What every upload type shares: the source being sent, its body, its checksums, cleanup."""
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,8 @@ from nrpfiles.streams import DataSource
 
 if TYPE_CHECKING:
     from nrpfiles._sync.upload import Uploader
+
+logger = logging.getLogger("nrpfiles")
 
 _SEND_CHUNK = 4 << 20
 
@@ -76,15 +79,26 @@ class Sending:
 class CleanupOnFailure:
     """On failure, delete the unfinished entry and say so in the error."""
 
-    def __init__(self, uploader: Uploader, entry: File) -> None:
+    def __init__(
+        self, uploader: Uploader, entry: File, *, keep_when_interrupted: bool = False
+    ) -> None:
         self._uploader = uploader
         self._entry = entry
+        # A journaled upload stopped by Ctrl-C or cancellation is resumed, not removed.
+        self._keep_when_interrupted = keep_when_interrupted
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, exc_type: Any, error: BaseException | None, tb: Any) -> None:
         if error is None or isinstance(error, ChecksumMismatchError):
+            return
+        if self._keep_when_interrupted and not isinstance(error, Exception):
+            logger.warning(
+                "the upload of %r was interrupted; its unfinished entry stays pending on "
+                "the draft, and uploading the same file again resumes it",
+                self._entry.key,
+            )
             return
         removed = self._uploader.remove(self._entry)
         if isinstance(error, RepositoryError):
