@@ -269,6 +269,9 @@ class ResumableFileWriter(SinkWriter):
 
     def abort(self) -> None:
         """Stop writing; what arrived stays for the next download to continue."""
+        if self._snapshot is None:
+            self.discard()  # stopped before any byte: nothing to continue
+            return
         if self._state == "open":
             with contextlib.suppress(OSError):
                 self._save()

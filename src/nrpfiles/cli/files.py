@@ -103,7 +103,9 @@ def download(
     PATTERNS are shell-style ('*.csv', 'data/', 'run[12].log'; quote them);
     a folder name selects every key under it. Files already present with the
     right size and MD5 are skipped. Every file is verified before it replaces
-    its target, so an interrupted download never leaves a half-written one.
+    its target, so an interrupted download never leaves a half-written one:
+    its bytes wait beside the target (KEY.nrpfiles-partial), and running the
+    command again resumes from them when the remote file is unchanged.
 
     \b
     Examples:
@@ -123,7 +125,13 @@ def download(
         Job(file.key, file.size or 0, functools.partial(fetch, file, target))
         for file, target in plan.fetch
     ]
-    outcomes = run_jobs(jobs, parallel=parallel, label="download", show_progress=not session.quiet)
+    outcomes = run_jobs(
+        jobs,
+        parallel=parallel,
+        label="download",
+        show_progress=not session.quiet,
+        notice=session.note,
+    )
     targets = {file.key: str(target) for file, target in plan.fetch + plan.present}
     failed = _report_failures(session, outcomes, "download")
     done = [o.job.name for o in outcomes if o.error is None]
@@ -209,7 +217,9 @@ def upload(
 
     A file's key is its name (or --key); a folder's files get keys relative to
     the folder given, with '/' between segments. Each upload is verified
-    against the repository's checksum.
+    against the repository's checksum. A multipart upload that was interrupted
+    is resumed by running the command again with the same unchanged file:
+    only the parts the repository lacks are sent.
 
     \b
     Examples:
@@ -229,7 +239,13 @@ def upload(
         Job(file_key, path.stat().st_size, functools.partial(send, file_key, path))
         for file_key, path in chosen.items()
     ]
-    outcomes = run_jobs(jobs, parallel=parallel, label="upload", show_progress=not session.quiet)
+    outcomes = run_jobs(
+        jobs,
+        parallel=parallel,
+        label="upload",
+        show_progress=not session.quiet,
+        notice=session.note,
+    )
     failed = _report_failures(session, outcomes, "upload")
     done = [o.job.name for o in outcomes if o.error is None]
     published = None
@@ -313,7 +329,13 @@ def sync(
             Job(k, p.stat().st_size, functools.partial(send, k, p))
             for k, p in plan.upload + plan.replace
         ]
-        outcomes = run_jobs(jobs, parallel=parallel, label="sync", show_progress=not session.quiet)
+        outcomes = run_jobs(
+            jobs,
+            parallel=parallel,
+            label="sync",
+            show_progress=not session.quiet,
+            notice=session.note,
+        )
         failed = _report_failures(session, outcomes, "upload")
         done_upload = [o.job.name for o in outcomes if o.error is None]
         done_delete, not_deleted = _delete_each(session, client, draft, to_delete, "delete")

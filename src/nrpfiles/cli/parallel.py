@@ -3,8 +3,9 @@
 The transfers themselves are ``client.files.upload`` / ``download`` calls; this
 module only schedules them on threads (each in a copy of the caller's context,
 so ``limit_connections`` reaches it) and adds their progress up. On Ctrl-C the
-progress callbacks raise, which the library treats as a cancellation: a
-download's temporary file is removed and its target left as it was.
+progress callbacks raise, which the library treats as an interruption: a
+download's target is left as it was and its bytes kept beside it, and a
+multipart upload's pending entry stays, for the next run to resume.
 """
 
 from __future__ import annotations
@@ -24,8 +25,13 @@ from nrpfiles.progress import ProgressCallback, progress_disabled
 DEFAULT_PARALLEL = 4
 
 
-class Stopped(Exception):
-    """Raised inside a transfer's progress callback once Ctrl-C was pressed."""
+class Stopped(KeyboardInterrupt):
+    """Raised inside a transfer's progress callback once Ctrl-C was pressed.
+
+    An interruption to the library, as Ctrl-C is: a download keeps its bytes
+    and a journaled multipart upload its pending entry, for the next run to
+    resume.
+    """
 
 
 @attrs.frozen
@@ -44,9 +50,17 @@ class Outcome:
 
 
 def run_jobs(
-    jobs: Sequence[Job], *, parallel: int, label: str, show_progress: bool
+    jobs: Sequence[Job],
+    *,
+    parallel: int,
+    label: str,
+    show_progress: bool,
+    notice: Callable[[str], None] | None = None,
 ) -> list[Outcome]:
     """Run every job, ``parallel`` at a time; returns each job's outcome in order.
+
+    ``notice`` is told when a transfer resumes what an earlier run left (its
+    progress starts above zero).
 
     Raises ``KeyboardInterrupt`` after the running transfers stopped when
     Ctrl-C arrives; jobs not started by then are not started.
@@ -60,7 +74,7 @@ def run_jobs(
         with limit_connections(parallel), ThreadPoolExecutor(max_workers=parallel) as pool:
             context = contextvars.copy_context()
             for job in jobs:
-                callback = bar.callback_for(stop)
+                callback = bar.callback_for(stop, job.name, notice)
                 futures.append(pool.submit(context.copy().run, _guarded(job, stop), callback))
             try:
                 _wait_all(futures)
@@ -114,19 +128,33 @@ class _Bar:
                 mininterval=0.1,
             )
 
-    def callback_for(self, stop: threading.Event) -> ProgressCallback:
+    def callback_for(
+        self, stop: threading.Event, name: str, notice: Callable[[str], None] | None
+    ) -> ProgressCallback:
         seen = 0
+        first = True
 
         def report(done: int, total: int | None) -> None:
-            nonlocal seen
+            nonlocal seen, first
             if stop.is_set():
                 raise Stopped("interrupted")
+            if first and done > 0 and notice is not None:
+                of = "" if total is None else f" of {total:,}"
+                self._say(notice, f"resuming {name}: {done:,}{of} bytes are already there")
+            first = False
             if self._bar is not None:
                 with self._lock:
                     self._bar.update(done - seen)
             seen = done
 
         return report
+
+    def _say(self, notice: Callable[[str], None], text: str) -> None:
+        if self._bar is None:
+            notice(text)
+            return
+        with self._lock, tqdm.external_write_mode():
+            notice(text)
 
     def close(self) -> None:
         if self._bar is not None:
