@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from pathlib import Path
 
 
 def md5(data: bytes) -> str:
@@ -18,3 +19,9 @@ def composite(parts: Iterable[bytes], part_size: int) -> str:
 
 def composite_of(data: bytes, part_size: int) -> str:
     return composite((data[at : at + part_size] for at in range(0, len(data), part_size)), part_size)
+
+
+def composite_of_file(path: Path, part_size: int) -> str:
+    """The checksum S3 storage reports for ``path`` uploaded in parts of ``part_size``."""
+    with path.open("rb") as stream:
+        return composite(iter(lambda: stream.read(part_size), b""), part_size)

@@ -24,7 +24,7 @@ import pytest_asyncio
 from nrpfiles import AsyncClient, RetryPolicy
 from nrpfiles.errors import ConflictError, RepositoryError, ValidationError
 from nrpfiles.streams import MemorySink
-from tests.checksums import composite
+from tests.checksums import composite_of_file
 from tests.fault_proxy import proxying
 from tests.servers import local_server
 from tests.transfer_watch import (
@@ -46,12 +46,6 @@ QUICK_TO_GIVE_UP = RetryPolicy(attempts=3, initial_wait=0.0, max_wait=0.0, jitte
 
 def md5(data: bytes) -> str:
     return "md5:" + hashlib.md5(data).hexdigest()
-
-
-def composite_of_file(path: Path, part_size: int) -> str:
-    """The checksum S3 storage reports for ``path`` uploaded in parts of ``part_size``."""
-    with path.open("rb") as stream:
-        return composite(iter(lambda: stream.read(part_size), b""), part_size)
 
 
 @pytest.fixture(scope="module")
@@ -515,10 +509,18 @@ async def test_a_download_that_keeps_failing_leaves_the_target_untouched(
     assert injected.get("cut" if "cut_after_bytes" in faults else "503", 0) >= 6
     assert not fresh.exists()
     assert existing.read_bytes() == b"the previous version"
-    assert leftovers(tmp_path) == []
+    # What arrived stays beside each target, with its sidecar, for the next download.
+    assert [p.name for p in leftovers(tmp_path)] == [
+        "existing.bin.nrpfiles-partial",
+        "d.bin.nrpfiles-partial",
+    ]
+    assert all(p.with_name(p.name + ".json").exists() for p in leftovers(tmp_path))
 
     await impatient_client.files.download(file, existing, parts=parts)
     assert existing.read_bytes() == data
+    await impatient_client.files.download(file, fresh, parts=parts, resume=False)
+    assert fresh.read_bytes() == data
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["d.bin", "existing.bin"]
 
 
 async def test_an_existing_key_is_kept_unless_overwrite_is_asked_for(client, draft):
@@ -536,8 +538,8 @@ async def test_an_existing_key_is_kept_unless_overwrite_is_asked_for(client, dra
 
 
 @pytest.mark.parametrize("parts", [None, 1])
-async def test_an_interrupted_download_leaves_no_temporary_file_and_no_open_connection(
-    client, draft, large_file, tmp_path, parts
+async def test_an_interrupted_download_keeps_its_bytes_to_resume_and_no_open_connection(
+    client, repository, draft, large_file, tmp_path, parts
 ):
     path, checksum = large_file
     file = await client.files.upload(draft, "large.bin", {}, str(path))
@@ -548,11 +550,18 @@ async def test_an_interrupted_download_leaves_no_temporary_file_and_no_open_conn
         after_bytes=16 * MIB,
     )
     assert not target.exists()
-    assert leftovers(tmp_path) == []
+    assert [p.name for p in leftovers(tmp_path)] == ["large.bin.nrpfiles-partial"]
     assert busy_connections(client) == []
 
-    await client.files.download(file, target, parts=parts)
+    starts: list[int] = []
+    await client.files.download(
+        file, target, parts=parts, progress=lambda done, total: starts.append(done)
+    )
     assert "md5:" + _md5_of_file(target) == checksum
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["large.bin"]
+    # Resumed where the sidecar says; without ranges the server sends all again.
+    assert starts[0] >= 8 * MIB
+    assert (min(starts) > 0) is repository.ranges
 
 
 @pytest.mark.parametrize("transfer_type", ["local-file", "multipart"])

@@ -1,0 +1,388 @@
+# Generated from tests/_async/test_resume.py by scripts/gen_sync.py: do not edit.
+# body-sha256: 0f29bd75a47207d04cf33dfcbad2ca46de29a633c8758e2985b5d073bacb486a
+"""Transfers that survive their process: killed with SIGKILL at about half way, then run again.
+
+A child process downloads or uploads and kills itself once its progress
+callback has seen half of the file move (bytes, never time); the test then
+runs the same transfer again and counts, through the progress callback, where
+it starts and how many bytes it moves. Against every server that honours byte
+ranges; for the local repository one with ranges on is started.
+
+``NRPFILES_RESUME_PROOF_MIB`` sets the file size (256 MiB by default; the
+proof run is ``NRPFILES_RESUME_PROOF_MIB=1024``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from nrpfiles import Client
+from nrpfiles._partial_download import SIDECAR_FORMAT, sidecar_path
+from nrpfiles._transfer_plan import DEFAULT_PARALLEL_PARTS, RESUMABLE_MIN_PARTS
+from nrpfiles._upload_journal import journal_directory
+from nrpfiles.errors import TransferError
+from tests.checksums import composite_of_file
+from tests.killed_child import child, run_child, wait_until_stopped
+from tests.servers import local_server
+from tests.transfer_watch import interrupt_when, leftovers
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX signals")
+
+MIB = 1 << 20
+PROOF_SIZE = int(os.environ.get("NRPFILES_RESUME_PROOF_MIB", "256")) * MIB
+# The part size a journaled upload of the proof file gets by default.
+PROOF_PART = max(5 * MIB, -(-PROOF_SIZE // RESUMABLE_MIN_PARTS))
+CLIENT = Client.__name__
+PUBLISHABLE = {"metadata": {"title": "Resumed transfers"}}
+
+
+class Moves:
+    """A progress callback that remembers where a transfer started and what it moved."""
+
+    def __init__(self) -> None:
+        self.reports: list[int] = []
+
+    def __call__(self, done: int, total: int | None) -> None:
+        self.reports.append(done)
+
+    @property
+    def start(self) -> int:
+        return self.reports[0]
+
+    @property
+    def moved(self) -> int:
+        """Bytes moved: every step forward from the start (a restart moves them again)."""
+        steps = zip(self.reports, self.reports[1:], strict=False)
+        return sum(max(0, after - before) for before, after in steps)
+
+
+def allowed(size: int, in_flight: int) -> float:
+    """At most 55% of the file; for a small file, half of it and what a kill can lose."""
+    return max(0.55 * size, size / 2 + in_flight)
+
+
+def write_random(path: Path, size: int, seed: int) -> str:
+    """Write ``size`` pseudo-random bytes (cheap to make, 8 MiB at a time); their md5."""
+    digest = hashlib.md5()
+    block = hashlib.sha256(str(seed).encode()).digest() * (8 * MIB // 32)
+    with path.open("wb") as out:
+        written = 0
+        while written < size:
+            # Each block differs: a counter in front keeps parts from repeating.
+            chunk = (written.to_bytes(8, "big") + block)[: min(8 * MIB, size - written)]
+            out.write(chunk)
+            digest.update(chunk)
+            written += len(chunk)
+    return "md5:" + digest.hexdigest()
+
+
+def md5_of(path: Path) -> str:
+    digest = hashlib.md5()
+    with path.open("rb") as stream:
+        while chunk := stream.read(8 * MIB):
+            digest.update(chunk)
+    return "md5:" + digest.hexdigest()
+
+
+def journals() -> list[Path]:
+    folder = journal_directory()
+    return sorted(folder.glob("*.json")) if folder.exists() else []
+
+
+@pytest.fixture
+def ranged(repository, local_repository_factory):
+    """The server under test when it honours ranges; a local one with ranges on for local."""
+    if repository.ranges:
+        return repository
+    if repository.is_local:
+        return local_server(local_repository_factory(ranges=True))
+    pytest.skip("this server does not honour byte ranges")
+
+
+@pytest.fixture
+def ranged_client(ranged):
+    with Client(ranged.url, token=ranged.token) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def proof_file(tmp_path_factory) -> tuple[Path, str]:
+    path = tmp_path_factory.mktemp("proof") / "proof.bin"
+    return path, write_random(path, PROOF_SIZE, seed=1)
+
+
+@pytest.mark.parametrize("changed", [False, True], ids=["same", "changed"])
+def test_a_killed_download_resumes_in_the_next_process(
+    ranged, ranged_client, proof_file, tmp_path, changed
+):
+    source, checksum = proof_file
+    client = ranged_client
+    draft = client.records.create(PUBLISHABLE)
+    file = client.files.upload(draft, "proof.bin", {}, source)
+    target = tmp_path / "out" / "proof.bin"
+
+    run_child(
+        CLIENT,
+        "download",
+        PROOF_SIZE // 2,
+        "KILL",
+        ranged.url,
+        ranged.token,
+        file.links.self_,
+        target,
+    )
+    assert not target.exists()
+    assert [p.name for p in leftovers(tmp_path)] == ["proof.bin.nrpfiles-partial"]
+    assert ranged.token not in sidecar_path(target).read_text()
+
+    if changed:
+        other = tmp_path / "other.bin"
+        checksum = write_random(other, PROOF_SIZE, seed=2)
+        client.files.delete(draft, "proof.bin")
+        file = client.files.upload(draft, "proof.bin", {}, other)
+
+    moves = Moves()
+    client.files.download(file, target, progress=moves)
+    assert md5_of(target) == checksum
+    assert sorted(p.name for p in target.parent.iterdir()) == ["proof.bin"]
+    print(
+        f"second download: started at {moves.start}, moved {moves.moved} of {PROOF_SIZE} "
+        f"bytes ({100 * moves.moved / PROOF_SIZE:.1f}%)"
+    )
+    if changed:
+        assert moves.start == 0 and moves.moved == PROOF_SIZE
+    else:
+        assert moves.start >= PROOF_SIZE // 2 - 8 * MIB
+        assert moves.moved <= allowed(PROOF_SIZE, 8 * MIB)
+        assert moves.start + moves.moved == PROOF_SIZE
+
+
+@pytest.mark.parametrize("changed", [False, True], ids=["same", "changed"])
+def test_a_killed_multipart_upload_resumes_in_the_next_process(
+    ranged, ranged_client, proof_file, tmp_path, changed
+):
+    source = tmp_path / "proof.bin"
+    if changed:
+        checksum = write_random(source, PROOF_SIZE, seed=3)
+    else:
+        os.link(proof_file[0], source)  # the same bytes, no copy
+        checksum = proof_file[1]
+    client = ranged_client
+    draft = client.records.create(PUBLISHABLE)
+
+    run_child(
+        CLIENT,
+        "upload",
+        PROOF_SIZE // 2,
+        "KILL",
+        ranged.url,
+        ranged.token,
+        draft.links.self_,
+        "proof.bin",
+        source,
+        0,
+    )
+    assert [f.status for f in client.files.list(draft)] == ["pending"]
+    [journal] = journals()
+    assert ranged.token not in journal.read_text()
+    assert oct(journal.stat().st_mode & 0o777) == "0o600"
+
+    if changed:
+        checksum = write_random(source, PROOF_SIZE, seed=4)
+
+    moves = Moves()
+    uploaded = client.files.upload(draft, "proof.bin", {}, source, progress=moves)
+    assert uploaded.status == "completed"
+    assert uploaded.checksum in (checksum, composite_of_file(source, PROOF_PART))
+    assert journals() == []
+    print(
+        f"second upload: started at {moves.start}, moved {moves.moved} of {PROOF_SIZE} "
+        f"bytes ({100 * moves.moved / PROOF_SIZE:.1f}%)"
+    )
+    if changed:
+        assert moves.start == 0 and moves.moved == PROOF_SIZE
+    else:
+        assert moves.start >= PROOF_SIZE // 2 - DEFAULT_PARALLEL_PARTS * PROOF_PART
+        assert moves.moved <= allowed(PROOF_SIZE, DEFAULT_PARALLEL_PARTS * PROOF_PART)
+        assert moves.start + moves.moved == PROOF_SIZE
+    target = tmp_path / "back.bin"
+    client.files.download(uploaded, target)
+    assert md5_of(target) == checksum
+
+
+# -- the journal's edge cases and cleaning up ------------------------------------------
+
+SMALL = 24 * MIB
+SMALL_PART = 5 * MIB
+# Past the first parts in flight: a part starts only once one before it was confirmed.
+PAST_FIRST_PARTS = DEFAULT_PARALLEL_PARTS * SMALL_PART + MIB
+
+
+@pytest.fixture
+def small_file(tmp_path) -> tuple[Path, str]:
+    path = tmp_path / "small.bin"
+    return path, write_random(path, SMALL, seed=5)
+
+
+def test_a_second_process_uploading_the_same_file_fails_clearly(
+    client, draft, repository, small_file
+):
+    source, checksum = small_file
+    with child(
+        CLIENT,
+        "upload",
+        SMALL // 2,
+        "STOP",
+        repository.url,
+        repository.token,
+        draft.links.self_,
+        "small.bin",
+        source,
+        SMALL_PART,
+    ) as paused:
+        wait_until_stopped(paused)  # mid-upload, holding its journal's lock
+        with pytest.raises(TransferError, match=r"another upload of 'small\.bin'"):
+            client.files.upload(draft, "small.bin", {}, source, "multipart")
+        assert [f.status for f in client.files.list(draft)] == ["pending"]
+        paused.kill()
+    # Its owner gone, the lock is free: the upload goes through (resumed or not).
+    uploaded = client.files.upload(
+        draft, "small.bin", {}, source, "multipart", {"part_size": SMALL_PART}
+    )
+    assert uploaded.checksum in (checksum, composite_of_file(source, SMALL_PART))
+    assert journals() == []
+
+
+def test_a_stale_journal_entry_starts_over(client, draft, small_file):
+    source, checksum = small_file
+    options = {"part_size": SMALL_PART}
+    interrupt_when(
+        lambda progress: client.files.upload(
+            draft, "small.bin", {}, source, "multipart", options, progress=progress
+        ),
+        after_bytes=PAST_FIRST_PARTS,
+    )
+    assert len(journals()) == 1
+    # The pending entry the journal names is gone: removed by someone else.
+    client.files.delete(draft, "small.bin")
+
+    moves = Moves()
+    uploaded = client.files.upload(
+        draft, "small.bin", {}, source, "multipart", options, progress=moves
+    )
+    assert uploaded.checksum in (checksum, composite_of_file(source, SMALL_PART))
+    assert moves.start == 0 and moves.moved == SMALL
+    assert journals() == []
+
+
+def test_an_interrupted_upload_resumes_and_resume_false_starts_over(
+    client, draft, small_file
+):
+    source, checksum = small_file
+    options = {"part_size": SMALL_PART}
+
+    def interrupted(overwrite: bool) -> None:
+        interrupt_when(
+            lambda progress: client.files.upload(
+                draft,
+                "small.bin",
+                {},
+                source,
+                "multipart",
+                options,
+                progress=progress,
+                overwrite=overwrite,
+            ),
+            after_bytes=PAST_FIRST_PARTS,
+        )
+        assert [f.status for f in client.files.list(draft)] == ["pending"]
+        assert len(journals()) == 1
+
+    interrupted(overwrite=False)
+    moves = Moves()
+    client.files.upload(draft, "small.bin", {}, source, "multipart", options, progress=moves)
+    assert moves.start > 0 and moves.start + moves.moved == SMALL
+
+    interrupted(overwrite=True)  # the completed file goes
+    moves = Moves()
+    uploaded = client.files.upload(
+        draft,
+        "small.bin",
+        {},
+        source,
+        "multipart",
+        options,
+        progress=moves,
+        overwrite=True,
+        resume=False,
+    )
+    assert moves.start == 0 and moves.moved == SMALL
+    assert uploaded.checksum in (checksum, composite_of_file(source, SMALL_PART))
+    assert journals() == [] and [f.key for f in client.files.list(draft)] == ["small.bin"]
+
+
+def test_memory_sources_and_refused_multipart_leave_no_journal(
+    client, draft, local_repository_factory, small_file
+):
+    client.files.upload(draft, "memory.bin", {}, small_file[0].read_bytes(), "multipart")
+    zenodo = local_repository_factory(profile="zenodo")
+    with Client(zenodo.url, token=zenodo.token) as zenodo_client:
+        deposit = zenodo_client.records.create(PUBLISHABLE)
+        uploaded = zenodo_client.files.upload(
+            deposit, "small.bin", {}, small_file[0], "multipart"
+        )
+    assert uploaded.checksum == small_file[1]
+    assert journals() == []
+    assert not journal_directory().exists() or list(journal_directory().iterdir()) == []
+
+
+def test_a_download_whose_sidecar_is_unreadable_starts_over(
+    client, draft, small_file, tmp_path
+):
+    source, checksum = small_file
+    file = client.files.upload(draft, "small.bin", {}, source)
+    target = tmp_path / "out" / "small.bin"
+    target.parent.mkdir()
+    target.with_name("small.bin.nrpfiles-partial").write_bytes(b"x" * SMALL)
+    sidecar_path(target).write_text("{not json")
+    moves = Moves()
+    client.files.download(file, target, progress=moves)
+    assert md5_of(target) == checksum
+    assert moves.start == 0
+    assert sorted(p.name for p in target.parent.iterdir()) == ["small.bin"]
+
+
+def test_a_partial_download_of_another_version_starts_over(
+    ranged_client, small_file, tmp_path, caplog
+):
+    """Checksums of different kinds decide nothing: the old ETag, refused (412), does."""
+    source, checksum = small_file
+    client = ranged_client
+    draft = client.records.create(PUBLISHABLE)
+    file = client.files.upload(draft, "small.bin", {}, source)
+    target = tmp_path / "out" / "small.bin"
+    target.parent.mkdir()
+    target.with_name("small.bin.nrpfiles-partial").write_bytes(b"x" * SMALL)
+    sidecar = {
+        "format": SIDECAR_FORMAT,
+        "url": file.links.content or f"{file.links.self_}/content",
+        "key": "small.bin",
+        "size": SMALL,
+        # what S3 reports before its worker computes the md5
+        "checksum": f"multipart:{'0' * 32}-5-{SMALL_PART}",
+        "etag": f'"md5:{"f" * 32}"',
+        "ranges": [[0, SMALL, SMALL // 2]],
+    }
+    sidecar_path(target).write_text(json.dumps(sidecar))
+    moves = Moves()
+    client.files.download(file, target, progress=moves)
+    assert md5_of(target) == checksum
+    assert moves.start == SMALL // 2 and 0 in moves.reports  # tried, refused, started over
+    assert "'small.bin' changed since the partial download" in caplog.text
+    assert sorted(p.name for p in target.parent.iterdir()) == ["small.bin"]
