@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_resume.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 0f29bd75a47207d04cf33dfcbad2ca46de29a633c8758e2985b5d073bacb486a
+# body-sha256: 90ce8901ba2a1008ce56c85da311c8659efeeef385d93cfc0517f02f809d5878
 """Transfers that survive their process: killed with SIGKILL at about half way, then run again.
 
 A child process downloads or uploads and kills itself once its progress
@@ -96,12 +96,25 @@ def journals() -> list[Path]:
 
 
 @pytest.fixture
-def ranged(repository, local_repository_factory):
-    """The server under test when it honours ranges; a local one with ranges on for local."""
+def storage_redirect() -> bool:
+    """Whether a local repository started for a case sends downloads to a storage origin."""
+    return False
+
+
+@pytest.fixture
+def ranged(repository, local_repository_factory, storage_redirect):
+    """The server under test when it honours ranges; a local one with ranges on for local.
+
+    With ``storage_redirect`` that local one answers ``/content`` with a 302 to
+    presigned URLs on another origin, as S3 storage does.
+    """
     if repository.ranges:
+        if storage_redirect:
+            pytest.skip("the server under test is taken as it is")
         return repository
     if repository.is_local:
-        return local_server(local_repository_factory(ranges=True))
+        repository = local_repository_factory(ranges=True, storage_redirect=storage_redirect)
+        return local_server(repository)
     pytest.skip("this server does not honour byte ranges")
 
 
@@ -117,6 +130,7 @@ def proof_file(tmp_path_factory) -> tuple[Path, str]:
     return path, write_random(path, PROOF_SIZE, seed=1)
 
 
+@pytest.mark.parametrize("storage_redirect", [False, True], ids=["direct", "redirect"])
 @pytest.mark.parametrize("changed", [False, True], ids=["same", "changed"])
 def test_a_killed_download_resumes_in_the_next_process(
     ranged, ranged_client, proof_file, tmp_path, changed
