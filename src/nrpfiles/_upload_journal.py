@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
@@ -46,6 +47,10 @@ except ImportError:  # Windows: no advisory locks; one upload per key is on the 
 logger = logging.getLogger("nrpfiles")
 
 JOURNAL_FORMAT = "nrpfiles-upload-journal/1"
+# A journal untouched this long belongs to an upload nobody resumed: it is removed.
+# (S3 keeps presigned part links for 7 days; a running upload touches its journal
+# with every part.)
+JOURNAL_MAX_AGE_SECONDS = 30 * 24 * 3600
 
 
 def journal_directory() -> Path:
@@ -148,6 +153,7 @@ class UploadJournal:
                     key=self.key,
                 ) from None
         self._lock_fd = fd
+        _remove_abandoned(self.path.parent)
         return self
 
     def __exit__(
@@ -237,3 +243,12 @@ class UploadJournal:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(document, handle)
         os.replace(temporary, self.path)
+
+
+def _remove_abandoned(folder: Path) -> None:
+    cutoff = time.time() - JOURNAL_MAX_AGE_SECONDS
+    for journal in folder.glob("*.json"):
+        with contextlib.suppress(OSError):
+            if journal.stat().st_mtime < cutoff:
+                journal.unlink()
+                logger.info("removed the upload journal %s, untouched for 30 days", journal)

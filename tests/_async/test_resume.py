@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -337,6 +338,18 @@ async def test_an_interrupted_upload_resumes_and_resume_false_starts_over(
     assert moves.start == 0 and moves.moved == SMALL
     assert uploaded.checksum in (checksum, composite_of_file(source, SMALL_PART))
     assert journals() == [] and [f.key for f in await client.files.list(draft)] == ["small.bin"]
+
+
+async def test_journals_untouched_for_30_days_are_removed(client, draft, small_file):
+    folder = journal_directory()
+    folder.mkdir(parents=True)
+    abandoned, recent = folder / "abandoned.json", folder / "recent.json"
+    for journal in (abandoned, recent):
+        journal.write_text("{}")
+    month_ago = time.time() - 31 * 24 * 3600
+    os.utime(abandoned, (month_ago, month_ago))
+    await client.files.upload(draft, "small.bin", {}, small_file[0], "multipart")
+    assert journals() == [recent]
 
 
 async def test_memory_sources_and_refused_multipart_leave_no_journal(

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_resume.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 90ce8901ba2a1008ce56c85da311c8659efeeef385d93cfc0517f02f809d5878
+# body-sha256: 1005d01299746381891f45e4b0ef01168cd3c78dedf7f6629e377fcf0f21cd68
 """Transfers that survive their process: killed with SIGKILL at about half way, then run again.
 
 A child process downloads or uploads and kills itself once its progress
@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -339,6 +340,18 @@ def test_an_interrupted_upload_resumes_and_resume_false_starts_over(
     assert moves.start == 0 and moves.moved == SMALL
     assert uploaded.checksum in (checksum, composite_of_file(source, SMALL_PART))
     assert journals() == [] and [f.key for f in client.files.list(draft)] == ["small.bin"]
+
+
+def test_journals_untouched_for_30_days_are_removed(client, draft, small_file):
+    folder = journal_directory()
+    folder.mkdir(parents=True)
+    abandoned, recent = folder / "abandoned.json", folder / "recent.json"
+    for journal in (abandoned, recent):
+        journal.write_text("{}")
+    month_ago = time.time() - 31 * 24 * 3600
+    os.utime(abandoned, (month_ago, month_ago))
+    client.files.upload(draft, "small.bin", {}, small_file[0], "multipart")
+    assert journals() == [recent]
 
 
 def test_memory_sources_and_refused_multipart_leave_no_journal(
