@@ -110,10 +110,14 @@ class ResumePoint:
 
 
 def remote_file(file: File, url: str) -> RemoteFile | None:
-    """The identity of ``file``; None when a resumed download could not be checked."""
-    if file.size is None or not file.checksum:
+    """The identity of ``file``; None without a size, when no range can be planned.
+
+    A file whose checksum is not computed yet (a file store's background task)
+    is still recognised, by its size and the ETag its download was pinned to.
+    """
+    if file.size is None:
         return None
-    return RemoteFile(redact_url(url), file.key, file.size, file.checksum)
+    return RemoteFile(redact_url(url), file.key, file.size, file.checksum or None)
 
 
 def _read_resume_point(target: Path, remote: RemoteFile, on_disk: int) -> ResumePoint | None:
@@ -317,8 +321,8 @@ def open_download_writer(
 
     A :class:`FileSink` target downloads resumably unless ``resume`` is False,
     which removes whatever an earlier download left there and writes into a
-    private temporary file as before. Other sinks, and files without a size
-    and checksum to recognise them by, are not resumed.
+    private temporary file as before. Other sinks, and files of unknown size,
+    are not resumed.
     """
     remote = remote_file(file, url)
     if not isinstance(sink, FileSink) or remote is None:
