@@ -264,6 +264,8 @@ class ResumableFileWriter(SinkWriter):
         self._require_open()
         if self._fsync:
             os.fsync(self._fd)
+        if fcntl is None:
+            self._close()  # Windows renames no open file (and there is no lock to keep)
         # Replaced while still locked: no other download can open the partial in between.
         os.replace(self.partial, self.target)
         self._close()
