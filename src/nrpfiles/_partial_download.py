@@ -141,7 +141,13 @@ def _read_resume_point(target: Path, remote: RemoteFile, on_disk: int) -> Resume
     except (OSError, ValueError, KeyError, TypeError) as error:
         logger.info("the partial download at %s is unreadable (%s); starting over", target, error)
         return None
-    fits = all(0 <= written <= end - start and end <= on_disk for start, end, written in ranges)
+    # A range not begun may lie past the partial's end: it only grows as bytes land.
+    fits = all(
+        0 <= written <= end - start
+        and (written == 0 or start + written <= on_disk)
+        and end <= previous.size
+        for start, end, written in ranges
+    )
     if not (fits and ranges and remote.continues(previous)):
         logger.info(
             "the partial download at %s holds another version of %r; starting over",
@@ -193,7 +199,9 @@ class ResumableFileWriter(SinkWriter):
                 with contextlib.suppress(FileNotFoundError):
                     self._sidecar.unlink()
                 os.ftruncate(self._fd, 0)
-            os.ftruncate(self._fd, remote.size)  # sparse: ranges land anywhere
+            # Not grown to its size in advance: the partial's size, like its blocks on
+            # disk, follows what arrived (ranges go roughly in order), and writes past
+            # its end leave holes where other ranges land later.
         except BaseException:
             self._close()
             raise
@@ -262,6 +270,7 @@ class ResumableFileWriter(SinkWriter):
 
     def commit(self) -> None:
         self._require_open()
+        os.ftruncate(self._fd, self._remote.size)  # every byte is in; an empty file too
         if self._fsync:
             os.fsync(self._fd)
         if fcntl is None:

@@ -19,6 +19,9 @@ RANGED_DOWNLOAD_THRESHOLD = 64 * MIB
 DEFAULT_DOWNLOAD_PART_SIZE = 32 * MIB
 DEFAULT_PARALLEL_PARTS = 4
 RESUMABLE_MIN_PARTS = 256
+# a resumable download's ranges: at least this many, of at least this size
+RESUMABLE_MIN_RANGES = 128
+RESUMABLE_MIN_RANGE_SIZE = 8 * MIB
 
 LOCAL, MULTIPART, FETCH, REMOTE, AUTO = "L", "M", "F", "R", "auto"
 _TRANSFER_NAMES = {
@@ -104,9 +107,15 @@ def upload_parts(
 
 
 def download_ranges(
-    size: int | None, parts: int | None, part_size: int | None
+    size: int | None, parts: int | None, part_size: int | None, *, resumable: bool = False
 ) -> list[tuple[int, int]]:
-    """Byte ranges (start, end exclusive) for a download; one range means a single stream."""
+    """Byte ranges (start, end exclusive) for a download; one range means a single stream.
+
+    A ``resumable`` download (into a file, kept when interrupted) is cut into at
+    least ``RESUMABLE_MIN_RANGES`` ranges unless told otherwise, so that the
+    ranges in flight, and the partial file's size ahead of its bytes, stay a few
+    percent of the file.
+    """
     if parts is not None:
         parts = _positive_int("parts", parts)
     if part_size is not None:
@@ -119,6 +128,8 @@ def download_ranges(
         if size < RANGED_DOWNLOAD_THRESHOLD:
             return [(0, size)]
         part_size = DEFAULT_DOWNLOAD_PART_SIZE
+        if resumable:
+            part_size = max(RESUMABLE_MIN_RANGE_SIZE, math.ceil(size / RESUMABLE_MIN_RANGES))
     if part_size is None:
         assert parts is not None
         part_size = max(MIN_DOWNLOAD_PART_SIZE, math.ceil(size / parts))

@@ -301,7 +301,10 @@ async def ranged(repository, request):
         yield client, repository
 
 
-@pytest.mark.parametrize(("parts", "label"), [(None, "parallel ranges"), (1, "one stream")])
+# Ranges of 32 MiB, so that every response is long enough to be cut after 20 MiB.
+@pytest.mark.parametrize(
+    ("parts", "label"), [(LARGE // (32 * MIB), "parallel ranges"), (1, "one stream")]
+)
 async def test_a_large_download_survives_faults_and_resumes_where_it_broke(
     ranged, large_file, tmp_path, record_property, parts, label
 ):

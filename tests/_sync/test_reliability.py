@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_reliability.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 5ef51fa9e28d7ff5f5ef21dfd50ab3bce63963ad54b6e5c941a2eabe0e398c2f
+# body-sha256: 4b32602b2568ecbd127af66929da7d76dc9d1e74af8b2108a65b1d87afa3fb32
 """Nothing lost: transfers survive faults, fail cleanly when they cannot, and stop cleanly.
 
 The fault cases run on every server: the local repository injects its own
@@ -303,7 +303,10 @@ def ranged(repository, request):
         yield client, repository
 
 
-@pytest.mark.parametrize(("parts", "label"), [(None, "parallel ranges"), (1, "one stream")])
+# Ranges of 32 MiB, so that every response is long enough to be cut after 20 MiB.
+@pytest.mark.parametrize(
+    ("parts", "label"), [(LARGE // (32 * MIB), "parallel ranges"), (1, "one stream")]
+)
 def test_a_large_download_survives_faults_and_resumes_where_it_broke(
     ranged, large_file, tmp_path, record_property, parts, label
 ):
