@@ -160,9 +160,15 @@ def _read_resume_point(target: Path, remote: RemoteFile, on_disk: int) -> Resume
 
 def discard(target: Path) -> None:
     """Remove a partial download and its sidecar, whatever state they are in."""
-    for path in (sidecar_path(target), partial_path(target)):
+    sidecar = sidecar_path(target)
+    for path in (sidecar, _replacement(sidecar), partial_path(target)):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+def _replacement(sidecar: Path) -> Path:
+    """Where the next sidecar is written before it replaces the current one."""
+    return sidecar.with_name(sidecar.name + ".new")
 
 
 class ResumableFileWriter(SinkWriter):
@@ -237,7 +243,7 @@ class ResumableFileWriter(SinkWriter):
             }
             if self._fsync:
                 os.fsync(self._fd)  # the bytes before the claim that they are there
-            temporary = self._sidecar.with_name(self._sidecar.name + ".new")
+            temporary = _replacement(self._sidecar)
             temporary.write_text(json.dumps(document), encoding="utf-8")
             os.replace(temporary, self._sidecar)
 
@@ -279,8 +285,9 @@ class ResumableFileWriter(SinkWriter):
         os.replace(self.partial, self.target)
         self._close()
         self._state = "committed"
-        with contextlib.suppress(FileNotFoundError):
-            self._sidecar.unlink()
+        for path in (self._sidecar, _replacement(self._sidecar)):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
     def abort(self) -> None:
         """Stop writing; what arrived stays for the next download to continue."""
