@@ -281,6 +281,27 @@ async def test_a_second_process_uploading_the_same_file_fails_clearly(
     assert journals() == []
 
 
+async def test_a_second_process_downloading_into_the_same_target_fails_clearly(
+    ranged, ranged_client, small_file, tmp_path
+):
+    source, checksum = small_file
+    client = ranged_client
+    draft = await client.records.create(PUBLISHABLE)
+    file = await client.files.upload(draft, "small.bin", {}, source)
+    target = tmp_path / "out" / "small.bin"
+    with child(
+        CLIENT, "download", SMALL // 2, "STOP", ranged.url, ranged.token, file.links.self_, target
+    ) as paused:
+        wait_until_stopped(paused)  # mid-download, holding the partial file's lock
+        with pytest.raises(TransferError, match="another download into the same target"):
+            await client.files.download(file, target)
+        paused.kill()
+    moves = Moves()
+    await client.files.download(file, target, progress=moves)
+    assert md5_of(target) == checksum and moves.start > 0
+    assert sorted(p.name for p in target.parent.iterdir()) == ["small.bin"]
+
+
 async def test_a_stale_journal_entry_starts_over(client, draft, small_file):
     source, checksum = small_file
     options = {"part_size": SMALL_PART}

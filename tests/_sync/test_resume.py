@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_resume.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 9fa21c6cda3412284c4c31f7b48b31032116fb4afe64355cbc93057999aedffc
+# body-sha256: e7e8305169f9602d6e3c483f03ce5b0228b372f9e908a1bbb60c62a35c915832
 """Transfers that survive their process: killed with SIGKILL at about half way, then run again.
 
 A child process downloads or uploads and kills itself once its progress
@@ -281,6 +281,27 @@ def test_a_second_process_uploading_the_same_file_fails_clearly(
     )
     assert uploaded.checksum in (checksum, composite_of_file(source, SMALL_PART))
     assert journals() == []
+
+
+def test_a_second_process_downloading_into_the_same_target_fails_clearly(
+    ranged, ranged_client, small_file, tmp_path
+):
+    source, checksum = small_file
+    client = ranged_client
+    draft = client.records.create(PUBLISHABLE)
+    file = client.files.upload(draft, "small.bin", {}, source)
+    target = tmp_path / "out" / "small.bin"
+    with child(
+        CLIENT, "download", SMALL // 2, "STOP", ranged.url, ranged.token, file.links.self_, target
+    ) as paused:
+        wait_until_stopped(paused)  # mid-download, holding the partial file's lock
+        with pytest.raises(TransferError, match="another download into the same target"):
+            client.files.download(file, target)
+        paused.kill()
+    moves = Moves()
+    client.files.download(file, target, progress=moves)
+    assert md5_of(target) == checksum and moves.start > 0
+    assert sorted(p.name for p in target.parent.iterdir()) == ["small.bin"]
 
 
 def test_a_stale_journal_entry_starts_over(client, draft, small_file):
