@@ -302,7 +302,8 @@ async def test_a_second_process_downloading_into_the_same_target_fails_clearly(
     assert sorted(p.name for p in target.parent.iterdir()) == ["small.bin"]
 
 
-async def test_a_stale_journal_entry_starts_over(client, draft, small_file):
+@pytest.mark.parametrize("meanwhile", ["removed", "replaced", "another pending"])
+async def test_a_stale_journal_entry_starts_over(client, draft, small_file, meanwhile):
     source, checksum = small_file
     options = {"part_size": SMALL_PART}
     await async_interrupt_when(
@@ -312,12 +313,21 @@ async def test_a_stale_journal_entry_starts_over(client, draft, small_file):
         after_bytes=PAST_FIRST_PARTS,
     )
     assert len(journals()) == 1
-    # The pending entry the journal names is gone: removed by someone else.
+    # The pending entry the journal names is not there any more: someone else
+    # removed it, put a completed file there, or began another upload of the key.
     await client.files.delete(draft, "small.bin")
+    if meanwhile == "replaced":
+        await client.files.upload(draft, "small.bin", {}, b"another file")
+    if meanwhile == "another pending":
+        # A new entry as an upload elsewhere makes it: same key, size and parts.
+        parts = {"type": "M", "parts": -(-SMALL // SMALL_PART), "part_size": SMALL_PART}
+        init = {"key": "small.bin", "size": SMALL, "transfer": parts}
+        other = await client.files._uploader.init(draft.links.files, init, False)
+        assert other.status == "pending"
 
     moves = Moves()
     uploaded = await client.files.upload(
-        draft, "small.bin", {}, source, "multipart", options, progress=moves
+        draft, "small.bin", {}, source, "multipart", options, progress=moves, overwrite=True
     )
     assert uploaded.checksum in (checksum, composite_of_file(source, SMALL_PART))
     assert moves.start == 0 and moves.moved == SMALL

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_resume.py by scripts/gen_sync.py: do not edit.
-# body-sha256: e7e8305169f9602d6e3c483f03ce5b0228b372f9e908a1bbb60c62a35c915832
+# body-sha256: b92068959df59ca2b482ae25d9c064694ff4c4420445650d8e9ff7eb7c208d08
 """Transfers that survive their process: killed with SIGKILL at about half way, then run again.
 
 A child process downloads or uploads and kills itself once its progress
@@ -304,7 +304,8 @@ def test_a_second_process_downloading_into_the_same_target_fails_clearly(
     assert sorted(p.name for p in target.parent.iterdir()) == ["small.bin"]
 
 
-def test_a_stale_journal_entry_starts_over(client, draft, small_file):
+@pytest.mark.parametrize("meanwhile", ["removed", "replaced", "another pending"])
+def test_a_stale_journal_entry_starts_over(client, draft, small_file, meanwhile):
     source, checksum = small_file
     options = {"part_size": SMALL_PART}
     interrupt_when(
@@ -314,12 +315,21 @@ def test_a_stale_journal_entry_starts_over(client, draft, small_file):
         after_bytes=PAST_FIRST_PARTS,
     )
     assert len(journals()) == 1
-    # The pending entry the journal names is gone: removed by someone else.
+    # The pending entry the journal names is not there any more: someone else
+    # removed it, put a completed file there, or began another upload of the key.
     client.files.delete(draft, "small.bin")
+    if meanwhile == "replaced":
+        client.files.upload(draft, "small.bin", {}, b"another file")
+    if meanwhile == "another pending":
+        # A new entry as an upload elsewhere makes it: same key, size and parts.
+        parts = {"type": "M", "parts": -(-SMALL // SMALL_PART), "part_size": SMALL_PART}
+        init = {"key": "small.bin", "size": SMALL, "transfer": parts}
+        other = client.files._uploader.init(draft.links.files, init, False)
+        assert other.status == "pending"
 
     moves = Moves()
     uploaded = client.files.upload(
-        draft, "small.bin", {}, source, "multipart", options, progress=moves
+        draft, "small.bin", {}, source, "multipart", options, progress=moves, overwrite=True
     )
     assert uploaded.checksum in (checksum, composite_of_file(source, SMALL_PART))
     assert moves.start == 0 and moves.moved == SMALL
