@@ -36,6 +36,7 @@ from nrpfiles.streams import (
     FileSink,
     FileSource,
     SinkWriter,
+    write_all_at,
 )
 
 try:
@@ -251,18 +252,7 @@ class ResumableFileWriter(SinkWriter):
 
     def write_at(self, offset: int, data: bytes | bytearray | memoryview) -> None:
         self._require_open()
-        view = memoryview(data).cast("B")
-        while view:
-            written = self._write_once(offset, view)
-            offset += written
-            view = view[written:]
-
-    def _write_once(self, offset: int, view: memoryview) -> int:
-        if self._write_lock is None:
-            return os.pwrite(self._fd, view, offset)
-        with self._write_lock:
-            os.lseek(self._fd, offset, os.SEEK_SET)
-            return os.write(self._fd, view)
+        write_all_at(self._fd, offset, data, self._write_lock)
 
     def truncate(self, size: int) -> None:
         self._require_open()

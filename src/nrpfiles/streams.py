@@ -300,6 +300,26 @@ def _create_temp_beside(target: Path) -> tuple[Path, int]:
             continue
 
 
+def write_all_at(
+    fd: int, offset: int, data: bytes | bytearray | memoryview, seek_lock: threading.Lock | None
+) -> None:
+    """Write all of ``data`` at ``offset`` of ``fd``, from any thread.
+
+    Without ``os.pwrite`` (Windows) a seek and a write are two steps, so callers
+    that share ``fd`` between threads pass one lock to hold across both.
+    """
+    view = memoryview(data).cast("B")
+    while view:
+        if seek_lock is None:
+            written = os.pwrite(fd, view, offset)
+        else:
+            with seek_lock:
+                os.lseek(fd, offset, os.SEEK_SET)
+                written = os.write(fd, view)
+        offset += written
+        view = view[written:]
+
+
 class _FileWriter(SinkWriter):
     def __init__(self, target: Path, size: int | None, *, fsync: bool) -> None:
         self._target = target
@@ -321,18 +341,7 @@ class _FileWriter(SinkWriter):
 
     def write_at(self, offset: int, data: bytes | bytearray | memoryview) -> None:
         self._require_open()
-        view = memoryview(data).cast("B")
-        while view:
-            written = self._write_once(offset, view)
-            offset += written
-            view = view[written:]
-
-    def _write_once(self, offset: int, view: memoryview) -> int:
-        if self._seek_lock is None:
-            return os.pwrite(self._fd, view, offset)
-        with self._seek_lock:
-            os.lseek(self._fd, offset, os.SEEK_SET)
-            return os.write(self._fd, view)
+        write_all_at(self._fd, offset, data, self._seek_lock)
 
     def truncate(self, size: int) -> None:
         self._require_open()
