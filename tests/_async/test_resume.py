@@ -133,6 +133,7 @@ def proof_file(tmp_path_factory) -> tuple[Path, str]:
     return path, write_random(path, PROOF_SIZE, seed=1)
 
 
+@pytest.mark.killed
 @pytest.mark.parametrize("storage_redirect", [False, True], ids=["direct", "redirect"])
 @pytest.mark.parametrize("changed", [False, True], ids=["same", "changed"])
 async def test_a_killed_download_resumes_in_the_next_process(
@@ -185,6 +186,7 @@ async def test_a_killed_download_resumes_in_the_next_process(
         assert moves.start + moves.moved == PROOF_SIZE
 
 
+@pytest.mark.killed
 @pytest.mark.parametrize("changed", [False, True], ids=["same", "changed"])
 async def test_a_killed_multipart_upload_resumes_in_the_next_process(
     ranged, ranged_client, proof_file, tmp_path, changed

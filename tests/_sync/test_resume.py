@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_resume.py by scripts/gen_sync.py: do not edit.
-# body-sha256: b92068959df59ca2b482ae25d9c064694ff4c4420445650d8e9ff7eb7c208d08
+# body-sha256: 4ced732b34074482c1f760787c635069b135560551640b5c2ee3ec467644a4c3
 """Transfers that survive their process: killed with SIGKILL at about half way, then run again.
 
 A child process downloads or uploads and kills itself once its progress
@@ -135,6 +135,7 @@ def proof_file(tmp_path_factory) -> tuple[Path, str]:
     return path, write_random(path, PROOF_SIZE, seed=1)
 
 
+@pytest.mark.killed
 @pytest.mark.parametrize("storage_redirect", [False, True], ids=["direct", "redirect"])
 @pytest.mark.parametrize("changed", [False, True], ids=["same", "changed"])
 def test_a_killed_download_resumes_in_the_next_process(
@@ -187,6 +188,7 @@ def test_a_killed_download_resumes_in_the_next_process(
         assert moves.start + moves.moved == PROOF_SIZE
 
 
+@pytest.mark.killed
 @pytest.mark.parametrize("changed", [False, True], ids=["same", "changed"])
 def test_a_killed_multipart_upload_resumes_in_the_next_process(
     ranged, ranged_client, proof_file, tmp_path, changed
