@@ -56,6 +56,10 @@ class RepositoryUnderTest:
     storage_faults: bool = True
     # whether it serves NRP's /.well-known/repository document (an NRP site does)
     well_known: bool = False
+    # whether a resumed multipart upload may be refused at commit and start over:
+    # SeaweedFS keeps both uploads of a part sent twice (one in flight when the
+    # last run died, then sent again), and invenio-s3 counts them all
+    resent_parts_listed_twice: bool = False
     local: LocalRepository | None = None
     other_token: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
@@ -132,6 +136,7 @@ def started(name: str) -> Iterator[RepositoryUnderTest]:
                 ranges=storage == "s3",
                 faults=proxy.faults,
                 storage_faults=storage != "s3",
+                resent_parts_listed_twice=storage == "s3",
                 other_token=site.other_token,
                 details={"app_url": site.app_url},
             )

@@ -67,9 +67,23 @@ async def async_upload_multipart(
     is such an entry, of which only the parts not confirmed are sent.
     """
     if resumed is not None:
-        sending = _hashing_parts_for_storage(uploader, resumed.entry, sending)
-        upload = _PartsUpload(uploader, resumed.entry, sending, plan, bar, journal)
-        return await _send_and_commit(uploader, upload, resumed.confirmed, journal, adaptive)
+        hashed = _hashing_parts_for_storage(uploader, resumed.entry, sending)
+        upload = _PartsUpload(uploader, resumed.entry, hashed, plan, bar, journal)
+        try:
+            return await _send_and_commit(uploader, upload, resumed.confirmed, journal, adaptive)
+        except RepositoryServerError as refused:
+            # A part in flight when the last run died may have reached storage after
+            # all, and is sent again. S3 replaces it; SeaweedFS keeps both, and
+            # invenio-s3 then counts more parts than the file has and refuses the
+            # commit. The entry is gone by now: once more, from the first byte.
+            logger.warning(
+                "the repository refused to complete the resumed upload of %r (HTTP %s); "
+                "starting over",
+                key,
+                refused.status,
+            )
+            bar.reset_to(0)
+            overwrite = True  # a pending entry left under the key is this upload's own
     count, part_size = plan
     init = {
         "key": key,

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/multipart.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 9639696f662097feff3ee78fbbf060d0eba2950924fd04474c30769af16666da
+# body-sha256: d01f3ed39d51701ba852fb2ab67e07ee7657762b1b258e8d7f46829396c189ea
 """Multipart uploads (M): parts in parallel, straight to storage where the repository presigns them.
 
 Two kinds of refusal look alike and mean different things. A 403 from the
@@ -69,9 +69,23 @@ def upload_multipart(
     is such an entry, of which only the parts not confirmed are sent.
     """
     if resumed is not None:
-        sending = _hashing_parts_for_storage(uploader, resumed.entry, sending)
-        upload = _PartsUpload(uploader, resumed.entry, sending, plan, bar, journal)
-        return _send_and_commit(uploader, upload, resumed.confirmed, journal, adaptive)
+        hashed = _hashing_parts_for_storage(uploader, resumed.entry, sending)
+        upload = _PartsUpload(uploader, resumed.entry, hashed, plan, bar, journal)
+        try:
+            return _send_and_commit(uploader, upload, resumed.confirmed, journal, adaptive)
+        except RepositoryServerError as refused:
+            # A part in flight when the last run died may have reached storage after
+            # all, and is sent again. S3 replaces it; SeaweedFS keeps both, and
+            # invenio-s3 then counts more parts than the file has and refuses the
+            # commit. The entry is gone by now: once more, from the first byte.
+            logger.warning(
+                "the repository refused to complete the resumed upload of %r (HTTP %s); "
+                "starting over",
+                key,
+                refused.status,
+            )
+            bar.reset_to(0)
+            overwrite = True  # a pending entry left under the key is this upload's own
     count, part_size = plan
     init = {
         "key": key,
