@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_resume_s3_mocked.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 65106b4356fe5e5a92ced93c134335b1d63cb05ebde060b12af2bc5e3ebc06cd
+# body-sha256: 6dc0ad6eacd09275c27dc0962c90c4c273ae0ad841c355c6c85a6f507ffcba55
 """A multipart upload to S3 storage resumed from its journal, against mocked HTTP.
 
 The second upload reads the pending entry (whose part links invenio-s3 signs
@@ -8,6 +8,8 @@ link, and verifies the composite checksum S3 reports over all the parts.
 """
 
 from __future__ import annotations
+
+import httpx
 
 from nrpfiles._upload_journal import SourceIdentity, UploadJournal, journal_directory
 from nrpfiles.models import File, structure
@@ -65,4 +67,50 @@ def test_a_resumed_s3_upload_sends_the_missing_part_to_a_fresh_link(
         f"{STORAGE}/big.bin?partNumber=3&uploadId=u1&X-Amz-Signature=g2"
     ]
     assert reports[0] == 2 * PART and reports[-1] == len(DATA)
+    assert list(journal_directory().glob("*.json")) == []
+
+
+def test_a_resumed_upload_whose_commit_is_refused_starts_over_once(
+    client, respx_mock, draft, tmp_path
+):
+    """SeaweedFS keeps both uploads of a part sent again after a kill; invenio-s3 then
+    counts too many parts and answers the commit with a bare 500."""
+    source = tmp_path / "big.bin"
+    source.write_bytes(DATA)
+    options = {"part_size": PART}
+    identity = SourceIdentity.of(FileSource(source))
+    assert identity is not None
+    with UploadJournal(
+        repository=ROOT, files_url=FILES, key="big.bin", source=identity, parts=3, part_size=PART
+    ) as journal:
+        journal.begin(structure(pending_entry(1), File))
+        journal.confirm(1)
+    init = respx_mock.post(FILES).respond(201, json={"entries": [pending_entry(3)]})
+    respx_mock.get(f"{FILES}/big.bin").respond(200, json=pending_entry(2))
+    removed = respx_mock.delete(f"{FILES}/big.bin").respond(204)
+    parts = respx_mock.put(url__startswith=f"{STORAGE}/big.bin").respond(200)
+    committed = entry("big.bin", status="completed", size=len(DATA), checksum=composite(DATA, PART))
+
+    def commit_answer(request):
+        if not init.called:
+            return httpx.Response(500, text="Internal Server Error")
+        return httpx.Response(200, json=committed)
+
+    respx_mock.post(f"{FILES}/big.bin/commit").mock(side_effect=commit_answer)
+    reports: list[int] = []
+    file = client.files.upload(
+        draft,
+        "big.bin",
+        {},
+        source,
+        "multipart",
+        options,
+        progress=lambda done, total: reports.append(done),
+    )
+    assert file.checksum == composite(DATA, PART)
+    assert removed.called and init.call_count == 1
+    signatures = [call.request.url.params["X-Amz-Signature"] for call in parts.calls]
+    # parts 2 and 3 to the re-read links, then all three to the new entry's
+    assert sorted(signatures) == ["g2", "g2", "g3", "g3", "g3"]
+    assert reports[0] == PART and 0 in reports[1:] and reports[-1] == len(DATA)
     assert list(journal_directory().glob("*.json")) == []
