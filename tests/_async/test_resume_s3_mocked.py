@@ -7,6 +7,8 @@ link, and verifies the composite checksum S3 reports over all the parts.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from nrpfiles._upload_journal import SourceIdentity, UploadJournal, journal_directory
@@ -27,21 +29,27 @@ def pending_entry(generation: int) -> dict:
     return {**pending("big.bin", generation), "file_id": "4f1c0a3e", "size": len(DATA)}
 
 
-async def test_a_resumed_s3_upload_sends_the_missing_part_to_a_fresh_link(
-    client, respx_mock, draft, tmp_path
-):
-    source = tmp_path / "big.bin"
+def interrupted_upload(folder: Path, confirmed: tuple[int, ...]) -> tuple[Path, UploadJournal]:
+    """The source and the journal a process killed after the ``confirmed`` parts leaves."""
+    source = folder / "big.bin"
     source.write_bytes(DATA)
-    options = {"part_size": PART}
-    # What a process killed after parts 1 and 2 leaves: their journal, the entry pending.
     identity = SourceIdentity.of(FileSource(source))
     assert identity is not None
     with UploadJournal(
         repository=ROOT, files_url=FILES, key="big.bin", source=identity, parts=3, part_size=PART
     ) as journal:
         journal.begin(structure(pending_entry(1), File))
-        journal.confirm(1)
-        journal.confirm(2)
+        for number in confirmed:
+            journal.confirm(number)
+    return source, journal
+
+
+async def test_a_resumed_s3_upload_sends_the_missing_part_to_a_fresh_link(
+    client, respx_mock, draft, tmp_path
+):
+    options = {"part_size": PART}
+    # What a process killed after parts 1 and 2 leaves: their journal, the entry pending.
+    source, journal = interrupted_upload(tmp_path, confirmed=(1, 2))
     assert "X-Amz-Signature" not in journal.path.read_text()
     init = respx_mock.post(FILES).respond(201, json={"entries": [pending_entry(1)]})
 
@@ -73,16 +81,8 @@ async def test_a_resumed_upload_whose_commit_is_refused_starts_over_once(
 ):
     """SeaweedFS keeps both uploads of a part sent again after a kill; invenio-s3 then
     counts too many parts and answers the commit with a bare 500."""
-    source = tmp_path / "big.bin"
-    source.write_bytes(DATA)
     options = {"part_size": PART}
-    identity = SourceIdentity.of(FileSource(source))
-    assert identity is not None
-    with UploadJournal(
-        repository=ROOT, files_url=FILES, key="big.bin", source=identity, parts=3, part_size=PART
-    ) as journal:
-        journal.begin(structure(pending_entry(1), File))
-        journal.confirm(1)
+    source, _ = interrupted_upload(tmp_path, confirmed=(1,))
     init = respx_mock.post(FILES).respond(201, json={"entries": [pending_entry(3)]})
     respx_mock.get(f"{FILES}/big.bin").respond(200, json=pending_entry(2))
     removed = respx_mock.delete(f"{FILES}/big.bin").respond(204)

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_resume_s3_mocked.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 6dc0ad6eacd09275c27dc0962c90c4c273ae0ad841c355c6c85a6f507ffcba55
+# body-sha256: d840d90af3343820e862780d413f83e679c651e029ac115e21762c8f7c245078
 """A multipart upload to S3 storage resumed from its journal, against mocked HTTP.
 
 The second upload reads the pending entry (whose part links invenio-s3 signs
@@ -8,6 +8,8 @@ link, and verifies the composite checksum S3 reports over all the parts.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import httpx
 
@@ -29,21 +31,27 @@ def pending_entry(generation: int) -> dict:
     return {**pending("big.bin", generation), "file_id": "4f1c0a3e", "size": len(DATA)}
 
 
-def test_a_resumed_s3_upload_sends_the_missing_part_to_a_fresh_link(
-    client, respx_mock, draft, tmp_path
-):
-    source = tmp_path / "big.bin"
+def interrupted_upload(folder: Path, confirmed: tuple[int, ...]) -> tuple[Path, UploadJournal]:
+    """The source and the journal a process killed after the ``confirmed`` parts leaves."""
+    source = folder / "big.bin"
     source.write_bytes(DATA)
-    options = {"part_size": PART}
-    # What a process killed after parts 1 and 2 leaves: their journal, the entry pending.
     identity = SourceIdentity.of(FileSource(source))
     assert identity is not None
     with UploadJournal(
         repository=ROOT, files_url=FILES, key="big.bin", source=identity, parts=3, part_size=PART
     ) as journal:
         journal.begin(structure(pending_entry(1), File))
-        journal.confirm(1)
-        journal.confirm(2)
+        for number in confirmed:
+            journal.confirm(number)
+    return source, journal
+
+
+def test_a_resumed_s3_upload_sends_the_missing_part_to_a_fresh_link(
+    client, respx_mock, draft, tmp_path
+):
+    options = {"part_size": PART}
+    # What a process killed after parts 1 and 2 leaves: their journal, the entry pending.
+    source, journal = interrupted_upload(tmp_path, confirmed=(1, 2))
     assert "X-Amz-Signature" not in journal.path.read_text()
     init = respx_mock.post(FILES).respond(201, json={"entries": [pending_entry(1)]})
 
@@ -75,16 +83,8 @@ def test_a_resumed_upload_whose_commit_is_refused_starts_over_once(
 ):
     """SeaweedFS keeps both uploads of a part sent again after a kill; invenio-s3 then
     counts too many parts and answers the commit with a bare 500."""
-    source = tmp_path / "big.bin"
-    source.write_bytes(DATA)
     options = {"part_size": PART}
-    identity = SourceIdentity.of(FileSource(source))
-    assert identity is not None
-    with UploadJournal(
-        repository=ROOT, files_url=FILES, key="big.bin", source=identity, parts=3, part_size=PART
-    ) as journal:
-        journal.begin(structure(pending_entry(1), File))
-        journal.confirm(1)
+    source, _ = interrupted_upload(tmp_path, confirmed=(1,))
     init = respx_mock.post(FILES).respond(201, json={"entries": [pending_entry(3)]})
     respx_mock.get(f"{FILES}/big.bin").respond(200, json=pending_entry(2))
     removed = respx_mock.delete(f"{FILES}/big.bin").respond(204)
