@@ -26,6 +26,8 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 import anyio
 import httpcore
 
+from nrpfiles._h11_buffer import lean_body_reads
+
 
 class _Claims:
     """Who holds a connection, shared by the sync and async wrappers.
@@ -83,6 +85,7 @@ class GuardedConnection(httpcore.ConnectionInterface):
     def __init__(self, connection: httpcore.ConnectionInterface) -> None:
         self._connection = connection
         self._claims = _Claims()
+        self._lean = False
 
     def handle_request(self, request: httpcore.Request) -> httpcore.Response:
         self._claims.claim()
@@ -91,6 +94,7 @@ class GuardedConnection(httpcore.ConnectionInterface):
         except BaseException:
             self._release()
             raise
+        self._lean = self._lean or lean_body_reads(self._connection)
         return httpcore.Response(
             status=response.status,
             headers=response.headers,
@@ -158,6 +162,7 @@ class AsyncGuardedConnection(httpcore.AsyncConnectionInterface):
     def __init__(self, connection: httpcore.AsyncConnectionInterface) -> None:
         self._connection = connection
         self._claims = _Claims()
+        self._lean = False
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         self._claims.claim()
@@ -168,6 +173,7 @@ class AsyncGuardedConnection(httpcore.AsyncConnectionInterface):
             with anyio.CancelScope(shield=True):
                 await self._release()
             raise
+        self._lean = self._lean or lean_body_reads(self._connection)
         return httpcore.Response(
             status=response.status,
             headers=response.headers,

@@ -46,7 +46,7 @@ from nrpfiles.errors import ConfigurationError
 
 # Enough to take a whole socket buffer of a fast link in one call (the async
 # flavour reads asyncio's transport its own way: nrpfiles._asyncio_stream).
-READ_SIZE = 256 << 10
+READ_SIZE = 1 << 20
 # httpcore asks for this much when it reads response bodies; smaller requests are
 # protocol handshakes, which must not read past what they asked for.
 _BODY_READ = 64 << 10

@@ -8,6 +8,7 @@ repository.org) and checks what the example promises.
 from __future__ import annotations
 
 import hashlib
+import random
 import tempfile
 from functools import partial
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from yarl import URL
 
 from nrpfiles import AsyncClient, RetryPolicy, limit_connections
+from nrpfiles._h11_buffer import LeanReceiveBuffer
 from nrpfiles.errors import (
     DoesNotExistError,
     RepositoryClientError,
@@ -305,6 +307,21 @@ async def test_a_limit_bounds_every_request_not_only_the_content(client, draft):
     assert limiter.peak == 2
     assert len(client._http._client._transport._pool.connections) <= 2
     assert len(list(await client.files.list(draft))) == 20
+
+
+async def test_bodies_arrive_whole_through_the_lean_receive_buffer(client, draft, tmp_path):
+    content = random.Random(8).randbytes(3 << 20)
+    await client.files.upload(draft, "lean.bin", source=content)
+    file_ = await client.files.read(draft, "lean.bin")
+    await client.files.download(file_, tmp_path / "lean.bin", parts=1)
+    assert (tmp_path / "lean.bin").read_bytes() == content
+    h11_states = [
+        guarded._connection._connection._h11_state
+        for guarded in client._http._client._transport._pool.connections
+        if guarded._connection._connection is not None
+    ]
+    assert h11_states
+    assert all(type(state._receive_buffer) is LeanReceiveBuffer for state in h11_states)
 
 
 # -- Reading file metadata --------------------------------------------------------------

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_guide_files.py by scripts/gen_sync.py: do not edit.
-# body-sha256: e015224e112bdbc1ed34694c3ac41503bfa388eab3978cda631b45b3bec05aeb
+# body-sha256: da4bc23a887811ba555895be088e0661a2b2033096bcc5e09a644eba6f0666fe
 """Every example of the Files API user guide, against the local repository.
 
 Each test follows the guide's code as closely as the test setting allows
@@ -10,6 +10,7 @@ repository.org) and checks what the example promises.
 from __future__ import annotations
 
 import hashlib
+import random
 import tempfile
 from functools import partial
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from yarl import URL
 
 from nrpfiles import Client, RetryPolicy, limit_connections
+from nrpfiles._h11_buffer import LeanReceiveBuffer
 from nrpfiles.errors import (
     DoesNotExistError,
     RepositoryClientError,
@@ -307,6 +309,21 @@ def test_a_limit_bounds_every_request_not_only_the_content(client, draft):
     assert limiter.peak == 2
     assert len(client._http._client._transport._pool.connections) <= 2
     assert len(list(client.files.list(draft))) == 20
+
+
+def test_bodies_arrive_whole_through_the_lean_receive_buffer(client, draft, tmp_path):
+    content = random.Random(8).randbytes(3 << 20)
+    client.files.upload(draft, "lean.bin", source=content)
+    file_ = client.files.read(draft, "lean.bin")
+    client.files.download(file_, tmp_path / "lean.bin", parts=1)
+    assert (tmp_path / "lean.bin").read_bytes() == content
+    h11_states = [
+        guarded._connection._connection._h11_state
+        for guarded in client._http._client._transport._pool.connections
+        if guarded._connection._connection is not None
+    ]
+    assert h11_states
+    assert all(type(state._receive_buffer) is LeanReceiveBuffer for state in h11_states)
 
 
 # -- Reading file metadata --------------------------------------------------------------
