@@ -18,7 +18,6 @@ MULTIPART_PREFIX = "multipart:"
 # invenio-s3 reports a multipart upload as "multipart:<S3 ETag>-<part size>" until a
 # background task replaces it with md5; the S3 ETag is "<md5 of part md5s>-<parts>".
 _MULTIPART = re.compile(r"multipart:([0-9a-f]{32})-(\d+)-(\d+)", re.IGNORECASE)
-_READ_BACK_CHUNK = 8 << 20
 # Small wake-ups would cost a read each; the hasher waits for this much, or the end.
 _MIN_BATCH = 1 << 20
 # In-order chunks held for the hasher; beyond this they are read back from the sink.
@@ -115,24 +114,24 @@ def expected_checksum(checksum: str | None) -> ExpectedChecksum | None:
     return None
 
 
-def digest_of_chunks(chunks: Iterable[bytes], digest: Digest) -> str:
+def digest_of_chunks(chunks: Iterable[bytes | memoryview], digest: Digest) -> str:
     for chunk in chunks:
         digest.update(chunk)
     return digest.hexdigest()
 
 
-def md5_of_chunks(chunks: Iterable[bytes]) -> str:
+def md5_of_chunks(chunks: Iterable[bytes | memoryview]) -> str:
     return digest_of_chunks(chunks, _md5())
 
 
 def md5_of_source(source: DataSource, size: int) -> str:
     """Hash the first ``size`` bytes through the source's own reader, beside the upload."""
-    return md5_of_chunks(source.iter_chunks(0, size, chunk_size=_READ_BACK_CHUNK))
+    return md5_of_chunks(source.iter_views(0, size))
 
 
 def parted_md5_of_source(source: DataSource, size: int, part_size: int) -> str:
     """The S3 multipart ETag the first ``size`` bytes give in parts of ``part_size``."""
-    chunks = source.iter_chunks(0, size, chunk_size=_READ_BACK_CHUNK)
+    chunks = source.iter_views(0, size)
     return digest_of_chunks(chunks, PartedMd5(part_size))
 
 
@@ -144,12 +143,17 @@ class TrailingHasher:
     following it. hashlib releases the GIL on large buffers, so the overlap is
     real in Python threads too. Chunks written in order at the front are
     handed over as they are (``offer``) and hashed from memory, a few MiB at
-    most; anything else (parallel ranges, a hasher fallen behind) is read back
-    from the sink, so memory stays flat either way.
+    most; anything else (the other ranges of a parallel download) is read back
+    from the sink, so memory stays flat either way. When the network outruns
+    the hash, the writer at the front waits for the hasher (``put``) instead:
+    reading the bytes back would cost the hasher a copy of each and leave it
+    further behind, below the speed of the hash alone.
     """
 
     def __init__(
-        self, read_back: Callable[[int, int], Iterator[bytes]], digest: Digest | None = None
+        self,
+        read_back: Callable[[int, int], Iterator[bytes | memoryview]],
+        digest: Digest | None = None,
     ) -> None:
         self._read_back = read_back
         self._digest = _md5() if digest is None else digest
@@ -166,15 +170,46 @@ class TrailingHasher:
         # update, cheaper than a thread and the hand-offs to it.
         self._thread: threading.Thread | None = None
 
-    def offer(self, offset: int, chunk: bytes) -> None:
-        """A chunk just written at ``offset``: kept for hashing if it extends the front."""
+    def offer(self, offset: int, chunk: bytes) -> bool:
+        """A chunk just written at ``offset``: kept for hashing if it extends the front.
+
+        False when it extends the front but the hasher holds all it may: the
+        caller then hands it over with :meth:`put`, off an event loop.
+        """
         with self._changed:
-            expected = self._held_end if self._held else self._final
-            if offset != expected or self._held_bytes + len(chunk) > _MAX_HELD:
-                return
-            self._held.append((offset, chunk))
-            self._held_bytes += len(chunk)
-            self._held_end = offset + len(chunk)
+            if not self._extends_front(offset):
+                return True  # read back from the sink once it is final
+            if self._held_bytes + len(chunk) > _MAX_HELD and self._can_drain():
+                return False
+            self._hold(offset, chunk)
+            return True
+
+    def put(self, offset: int, chunk: bytes) -> None:
+        """Hold ``chunk`` once the hasher has taken what it holds (blocking)."""
+        with self._changed:
+            while self._held_bytes + len(chunk) > _MAX_HELD and self._can_drain():
+                self._changed.wait()
+            if self._extends_front(offset):
+                self._hold(offset, chunk)
+
+    def _extends_front(self, offset: int) -> bool:
+        return offset == (self._held_end if self._held else self._final)
+
+    def _can_drain(self) -> bool:
+        """Whether waiting for room ends: the hasher runs and may take the oldest chunk held."""
+        return (
+            self._thread is not None
+            and bool(self._held)
+            and self._held[0][0] + len(self._held[0][1]) <= self._final
+            and not (self._cancelled or self._finished or self._error is not None)
+        )
+
+    def _hold(self, offset: int, chunk: bytes) -> None:
+        if self._held_bytes + len(chunk) > _MAX_HELD:
+            return  # a hasher that cannot take more now reads it back later
+        self._held.append((offset, chunk))
+        self._held_bytes += len(chunk)
+        self._held_end = offset + len(chunk)
 
     def advance(self, final_prefix: int) -> None:
         with self._changed:
@@ -185,7 +220,7 @@ class TrailingHasher:
                         target=self._run, name="nrpfiles-md5", daemon=True
                     )
                     self._thread.start()
-                self._changed.notify()
+                self._changed.notify_all()
 
     @property
     def inline(self) -> bool:
@@ -197,7 +232,7 @@ class TrailingHasher:
         self.advance(total)
         with self._changed:
             self._finished = True
-            self._changed.notify()
+            self._changed.notify_all()
             thread = self._thread
         if thread is None:
             self._run()
@@ -211,7 +246,8 @@ class TrailingHasher:
         with self._changed:
             self._cancelled = True
             self._held.clear()
-            self._changed.notify()
+            self._held_bytes = 0
+            self._changed.notify_all()
 
     def _run(self) -> None:
         try:
@@ -227,10 +263,13 @@ class TrailingHasher:
                     if start >= end and self._finished:
                         return
                     in_memory = self._take_held(end)
+                    self._changed.notify_all()  # a writer may wait for the room
                 self._hash_range(start, end, in_memory)
                 self._hashed = end
         except BaseException as error:  # reported by hexdigest()
-            self._error = error
+            with self._changed:
+                self._error = error
+                self._changed.notify_all()
 
     def _take_held(self, end: int) -> list[tuple[int, bytes]]:
         taken = []

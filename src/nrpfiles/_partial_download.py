@@ -30,8 +30,8 @@ from nrpfiles._urls import redact_url
 from nrpfiles.errors import TransferError
 from nrpfiles.models import File
 from nrpfiles.streams import (
-    DEFAULT_CHUNK_SIZE,
     PARTIAL_SUFFIX,
+    VIEW_CHUNK_SIZE,
     DataSink,
     FileSink,
     FileSource,
@@ -205,7 +205,10 @@ class ResumableFileWriter(SinkWriter):
             if self.resume_point is None:
                 with contextlib.suppress(FileNotFoundError):
                     self._sidecar.unlink()
-                os.ftruncate(self._fd, 0)
+                if os.fstat(self._fd).st_size:
+                    # Only when there is something to drop: on ext4 a truncation to
+                    # zero makes the last close write the whole file out and wait.
+                    os.ftruncate(self._fd, 0)
             # Not grown to its size in advance: the partial's size, like its blocks on
             # disk, follows what arrived (ranges go roughly in order), and writes past
             # its end leave holes where other ranges land later.
@@ -259,10 +262,10 @@ class ResumableFileWriter(SinkWriter):
         os.ftruncate(self._fd, size)
 
     def read_back(
-        self, offset: int = 0, length: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE
-    ) -> Iterator[bytes]:
+        self, offset: int = 0, length: int | None = None, chunk_size: int = VIEW_CHUNK_SIZE
+    ) -> Iterator[bytes | memoryview]:
         self._require_open()
-        return FileSource(self.partial).iter_chunks(offset, length, chunk_size)
+        return FileSource(self.partial).iter_views(offset, length, chunk_size)
 
     def commit(self) -> None:
         self._require_open()

@@ -44,7 +44,6 @@ __all__ = [
 _PARTIAL_SUFFIX = ".nrpfiles-partial"
 # a partial download, its sidecar, and a sidecar being replaced
 _LEFT_BY_DOWNLOADS = (_PARTIAL_SUFFIX, f"{_PARTIAL_SUFFIX}.json", f"{_PARTIAL_SUFFIX}.json.new")
-_READ_CHUNK = 8 << 20
 
 
 def matches(key: str, patterns: Sequence[str]) -> bool:
@@ -109,7 +108,7 @@ def same_content(path: str | os.PathLike[str], file: File) -> bool:
     expected = expected_checksum(file.checksum)
     if expected is None:
         return False
-    chunks = FileSource(local).iter_chunks(0, size, chunk_size=_READ_CHUNK)
+    chunks = FileSource(local).iter_views(0, size)
     return digest_of_chunks(chunks, expected.new_digest()) == expected.value
 
 

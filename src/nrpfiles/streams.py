@@ -28,6 +28,7 @@ from typing import Any
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
+    "VIEW_CHUNK_SIZE",
     "DataSink",
     "DataSource",
     "FileSink",
@@ -42,6 +43,11 @@ __all__ = [
 ]
 
 DEFAULT_CHUNK_SIZE = 4 << 20
+# What a hash reads at a time: one buffer, filled again for each chunk, stays in
+# the CPU's cache and costs no allocation or page faults (fresh 8 MiB chunks made
+# hashing a file about 10% slower); 4 MiB, not less, because each read and each
+# update also waits for the GIL while a transfer runs beside the hash.
+VIEW_CHUNK_SIZE = 4 << 20
 OCTET_STREAM = "application/octet-stream"
 PARTIAL_SUFFIX = ".nrpfiles-partial"
 # Leaves room for the dot, the random tag and the suffix within a 255-byte name.
@@ -113,6 +119,13 @@ class DataSource(ABC):
         from several threads at once.
         """
 
+    def iter_views(
+        self, offset: int = 0, length: int | None = None, chunk_size: int = VIEW_CHUNK_SIZE
+    ) -> Iterator[bytes | memoryview]:
+        """:meth:`iter_chunks` for a reader done with each chunk before it asks for the
+        next (a hash): a chunk may be a view of a buffer that the next one refills."""
+        return self.iter_chunks(offset, length, chunk_size)
+
 
 class FileSource(DataSource):
     """A file on disk; nothing is opened until it is validated or read."""
@@ -153,6 +166,13 @@ class FileSource(DataSource):
         remaining = _check_range(self.size, offset, length)
         return self._read(offset, remaining, chunk_size)
 
+    def iter_views(
+        self, offset: int = 0, length: int | None = None, chunk_size: int = VIEW_CHUNK_SIZE
+    ) -> Generator[memoryview, None, None]:
+        _check_chunk_size(chunk_size)
+        remaining = _check_range(self.size, offset, length)
+        return self._read_into(offset, remaining, bytearray(min(chunk_size, remaining)))
+
     def _read(self, offset: int, remaining: int, chunk_size: int) -> Generator[bytes, None, None]:
         # Unbuffered: each read allocates exactly the chunk it returns, no second copy.
         with open(self.path, "rb", buffering=0) as handle:
@@ -160,13 +180,29 @@ class FileSource(DataSource):
             while remaining > 0:
                 chunk = handle.read(min(chunk_size, remaining))
                 if not chunk:
-                    raise SourceChangedError(
-                        f"{self.path} shrank while being read: "
-                        f"{remaining} bytes missing before offset {offset}"
-                    )
+                    raise self._shrank(remaining, offset)
                 offset += len(chunk)
                 remaining -= len(chunk)
                 yield chunk
+
+    def _read_into(
+        self, offset: int, remaining: int, buffer: bytearray
+    ) -> Generator[memoryview, None, None]:
+        view = memoryview(buffer)
+        with open(self.path, "rb", buffering=0) as handle:
+            handle.seek(offset)
+            while remaining > 0:
+                count = handle.readinto(view[: min(len(view), remaining)])
+                if not count:
+                    raise self._shrank(remaining, offset)
+                offset += count
+                remaining -= count
+                yield view[:count]
+
+    def _shrank(self, remaining: int, offset: int) -> SourceChangedError:
+        return SourceChangedError(
+            f"{self.path} shrank while being read: {remaining} bytes missing before offset {offset}"
+        )
 
     def __repr__(self) -> str:
         return f"FileSource({str(self.path)!r})"
@@ -223,9 +259,12 @@ class SinkWriter(ABC):
 
     @abstractmethod
     def read_back(
-        self, offset: int = 0, length: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE
-    ) -> Iterator[bytes]:
-        """Read what has been written so far, e.g. to hash it before committing."""
+        self, offset: int = 0, length: int | None = None, chunk_size: int = VIEW_CHUNK_SIZE
+    ) -> Iterator[bytes | memoryview]:
+        """Read what has been written so far, e.g. to hash it before committing.
+
+        As :meth:`DataSource.iter_views`: a chunk may be refilled by the next one.
+        """
 
     @abstractmethod
     def commit(self) -> None:
@@ -348,10 +387,10 @@ class _FileWriter(SinkWriter):
         os.ftruncate(self._fd, size)
 
     def read_back(
-        self, offset: int = 0, length: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE
-    ) -> Iterator[bytes]:
+        self, offset: int = 0, length: int | None = None, chunk_size: int = VIEW_CHUNK_SIZE
+    ) -> Iterator[bytes | memoryview]:
         self._require_open()
-        return FileSource(self.temp_path).iter_chunks(offset, length, chunk_size)
+        return FileSource(self.temp_path).iter_views(offset, length, chunk_size)
 
     def commit(self) -> None:
         self._require_open()
@@ -449,7 +488,7 @@ class _MemoryWriter(SinkWriter):
                 buffer.extend(bytes(size - len(buffer)))
 
     def read_back(
-        self, offset: int = 0, length: int | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE
+        self, offset: int = 0, length: int | None = None, chunk_size: int = VIEW_CHUNK_SIZE
     ) -> Iterator[bytes]:
         _check_chunk_size(chunk_size)
         with self._lock:

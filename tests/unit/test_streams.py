@@ -147,6 +147,31 @@ def test_file_source_directory(tmp_path: Path) -> None:
         as_source(tmp_path)
 
 
+@pytest.mark.parametrize("source_kind", ["file", "memory"])
+@pytest.mark.parametrize(("offset", "length"), [(0, None), (1000, 3000), (len(CONTENT), None)])
+def test_views_give_the_bytes_chunks_give_one_buffer_at_a_time(
+    data_file: Path, source_kind: str, offset: int, length: int | None
+) -> None:
+    source: DataSource = FileSource(data_file) if source_kind == "file" else MemorySource(CONTENT)
+    expected = CONTENT[offset:] if length is None else CONTENT[offset : offset + length]
+    seen, buffers = b"", set()
+    for view in source.iter_views(offset, length, chunk_size=999):
+        assert 0 < len(view) <= 999
+        seen += bytes(view)  # taken before the next chunk refills the buffer
+        if isinstance(view, memoryview):
+            buffers.add(id(view.obj))
+    assert seen == expected
+    assert len(buffers) <= 1  # a file is read into one buffer, again and again
+
+
+def test_file_views_that_find_the_file_shrunk_raise(data_file: Path) -> None:
+    views = FileSource(data_file).iter_views(chunk_size=1000)
+    next(views)
+    data_file.write_bytes(CONTENT[:2500])
+    with pytest.raises(SourceChangedError, match="shrank"):
+        list(views)
+
+
 def test_file_source_that_shrinks_while_read_raises(data_file: Path) -> None:
     chunks = FileSource(data_file).iter_chunks(chunk_size=1000)
     next(chunks)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import random
 import threading
+from collections.abc import Callable, Iterator
+
+import pytest
 
 from nrpfiles._checksums import TrailingHasher
 from nrpfiles.streams import MemorySink
@@ -59,3 +62,100 @@ def test_ranges_written_out_of_order_are_read_back_for_the_hash() -> None:
     hasher.offer(0, content[:middle])
     hasher.advance(len(content))
     assert hasher.hexdigest(len(content)) == hashlib.md5(content).hexdigest()
+
+
+class _GatedMd5:
+    """MD5 that hashes only while ``gate`` is open: a hash slower than the network."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self._md5 = hashlib.md5()
+
+    def update(self, data: bytes | memoryview, /) -> None:
+        self.gate.wait(timeout=30)
+        self._md5.update(data)
+
+    def hexdigest(self) -> str:
+        return self._md5.hexdigest()
+
+
+def _counting(
+    read_back: Callable[[int, int], Iterator[bytes | memoryview]], read: list[int]
+) -> Callable[[int, int], Iterator[bytes | memoryview]]:
+    def counted(offset: int, length: int) -> Iterator[bytes | memoryview]:
+        read.append(length)
+        return read_back(offset, length)
+
+    return counted
+
+
+def test_a_writer_ahead_of_the_hash_waits_for_it_instead_of_leaving_bytes_to_read_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("nrpfiles._checksums._MAX_HELD", 2 * MIB)
+    content = random.Random(4).randbytes(8 * MIB)
+    writer = MemorySink().open(len(content))
+    read_back: list[int] = []
+    digest = _GatedMd5()
+    hasher = TrailingHasher(_counting(writer.read_back, read_back), digest)
+    refused = []
+    waited = threading.Event()
+
+    def write_all() -> None:
+        for start in range(0, len(content), MIB):
+            chunk = content[start : start + MIB]
+            writer.write_at(start, chunk)
+            if not hasher.offer(start, chunk):
+                refused.append(start)
+                waited.set()
+                hasher.put(start, chunk)
+            hasher.advance(start + len(chunk))
+
+    writing = threading.Thread(target=write_all)
+    writing.start()
+    assert waited.wait(timeout=30)  # the hash is stuck: the writer is held back
+    assert writing.is_alive()
+    digest.gate.set()
+    writing.join(timeout=30)
+    assert hasher.hexdigest(len(content)) == hashlib.md5(content).hexdigest()
+    assert refused
+    assert read_back == []  # every byte hashed from memory
+
+
+def test_a_writer_never_waits_for_bytes_the_hasher_cannot_take_yet(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("nrpfiles._checksums._MAX_HELD", 2 * MIB)
+    content = random.Random(5).randbytes(4 * MIB)
+    writer = MemorySink().open(len(content))
+    hasher = TrailingHasher(writer.read_back)
+    for start in range(0, len(content), MIB):
+        # Offered but not yet final (no advance): waiting for the hasher would never end.
+        chunk = content[start : start + MIB]
+        writer.write_at(start, chunk)
+        assert hasher.offer(start, chunk)
+        hasher.put(start, chunk)  # returns at once, for the same reason
+    assert hasher.hexdigest(len(content)) == hashlib.md5(content).hexdigest()
+
+
+def test_cancelling_the_hasher_releases_a_waiting_writer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("nrpfiles._checksums._MAX_HELD", MIB)
+    content = random.Random(6).randbytes(3 * MIB)
+    writer = MemorySink().open(len(content))
+    digest = _GatedMd5()
+    hasher = TrailingHasher(writer.read_back, digest)
+    for start in (0, MIB):
+        chunk = content[start : start + MIB]
+        writer.write_at(start, chunk)
+        hasher.offer(start, chunk)
+        hasher.advance(start + MIB)
+    last = content[2 * MIB :]
+    writer.write_at(2 * MIB, last)
+    putting = threading.Thread(target=hasher.put, args=(2 * MIB, last))
+    putting.start()
+    putting.join(timeout=0.2)
+    assert putting.is_alive()
+    hasher.cancel()
+    putting.join(timeout=30)
+    assert not putting.is_alive()
+    digest.gate.set()

@@ -6,6 +6,7 @@ import logging
 import re
 import threading
 from contextlib import AsyncExitStack
+from functools import partial
 
 import httpx
 
@@ -109,8 +110,7 @@ class AsyncDownloader:
         expected = expected_checksum(file.checksum)
         if expected is None:
             logger.warning(
-                "%r has no checksum the client can recompute in the repository (%s): "
-                "not verified",
+                "%r has no checksum the client can recompute in the repository (%s): not verified",
                 file.key,
                 file.checksum or "none",
             )
@@ -137,7 +137,9 @@ class AsyncDownloader:
         auto: bool,
         resumed: ResumePoint | None,
     ) -> None:
-        hasher = None if expected is None else TrailingHasher(writer.read_back, expected.new_digest())
+        hasher = (
+            None if expected is None else TrailingHasher(writer.read_back, expected.new_digest())
+        )
         start = 0 if resumed is None else resumed.bytes_on_disk
         if resumed is not None:
             logger.info("resuming the download of %r at byte %d", file.key, start)
@@ -343,8 +345,10 @@ class _Transfer:
                     url=self._url,
                 )
             self._writer.write_at(part.position, chunk)
-            if self._hasher is not None:
-                self._hasher.offer(part.position, chunk)
+            hasher, offset = self._hasher, part.position
+            if hasher is not None and not hasher.offer(offset, chunk):
+                # The network outruns the hash: wait for the hasher, off the event loop.
+                await async_run_in_thread(partial(hasher.put, offset, chunk))
             part.written += len(chunk)
             self._bar.advance(len(chunk))
             self._advance_hasher()

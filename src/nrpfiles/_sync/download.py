@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 7779d50b92cf7c13aa16293cea5e8261b55edcf3009dd888e024fea0d6f6778e
+# body-sha256: 89fc6c40ec3e6c7852814b39126fe7d45a36f4d2bbfe359c147c8f733ce574e2
 """Downloads: one stream or parallel ranges, resumed where they break, verified before publishing."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import logging
 import re
 import threading
 from contextlib import ExitStack
+from functools import partial
 
 import httpx
 
@@ -111,8 +112,7 @@ class Downloader:
         expected = expected_checksum(file.checksum)
         if expected is None:
             logger.warning(
-                "%r has no checksum the client can recompute in the repository (%s): "
-                "not verified",
+                "%r has no checksum the client can recompute in the repository (%s): not verified",
                 file.key,
                 file.checksum or "none",
             )
@@ -139,7 +139,9 @@ class Downloader:
         auto: bool,
         resumed: ResumePoint | None,
     ) -> None:
-        hasher = None if expected is None else TrailingHasher(writer.read_back, expected.new_digest())
+        hasher = (
+            None if expected is None else TrailingHasher(writer.read_back, expected.new_digest())
+        )
         start = 0 if resumed is None else resumed.bytes_on_disk
         if resumed is not None:
             logger.info("resuming the download of %r at byte %d", file.key, start)
@@ -345,8 +347,10 @@ class _Transfer:
                     url=self._url,
                 )
             self._writer.write_at(part.position, chunk)
-            if self._hasher is not None:
-                self._hasher.offer(part.position, chunk)
+            hasher, offset = self._hasher, part.position
+            if hasher is not None and not hasher.offer(offset, chunk):
+                # The network outruns the hash: wait for the hasher, off the event loop.
+                run_in_thread(partial(hasher.put, offset, chunk))
             part.written += len(chunk)
             self._bar.advance(len(chunk))
             self._advance_hasher()
