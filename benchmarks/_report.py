@@ -262,6 +262,7 @@ def machine() -> str:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal"):
                 memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    import h11
     import httpcore
 
     curl = subprocess.run(["curl", "--version"], capture_output=True, text=True).stdout
@@ -270,5 +271,5 @@ def machine() -> str:
         f"CPU {model}, {os.cpu_count()} cores, RAM {memory}; "
         f"{platform.system()} {platform.release()} ({system}); "
         f"Python {platform.python_version()}; httpx {httpx.__version__}, "
-        f"httpcore {httpcore.__version__}; {curl.split(chr(10))[0].split(' (')[0]}"
+        f"httpcore {httpcore.__version__}, h11 {h11.__version__}; {curl.split(chr(10))[0].split(' (')[0]}"
     )
