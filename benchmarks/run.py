@@ -125,13 +125,13 @@ def main() -> None:
                     group.errors[("the group stopped",)] = str(error)
                 else:
                     group.skipped = f"it could not run: {error}"
+            # Each group as soon as it is done: a run stopped later keeps these rows.
+            print(group_report(group) + "\n", flush=True)
     finally:
         for leftover in static_dir.glob("big*"):
             leftover.unlink()
         for pieces in WORK.glob("pieces-*"):
             shutil.rmtree(pieces, ignore_errors=True)
-    for group in measured:
-        print(group_report(group) + "\n")
     print(targets(measured))
     if reference_problem:
         print(f"\nnrp-cmd: {reference_problem}")
