@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..storage import ContentFiles, Store
 from .downloads import StoredContent, content_response
-from .hashing import HashJobs, md5_of
+from .hashing import HashJobs
 from .http import Request, Response, redirect_response
+from .part_hashes import PartHashes
 from .serialize import guess_mimetype
 from .uploads import preallocate, receive_into, receive_to_new_file
 
@@ -106,6 +107,7 @@ class FileObjects(ContentFiles):
     def __init__(self, store: Store, hashes: HashJobs) -> None:
         super().__init__(store)
         self._hashes = hashes
+        self._part_hashes = PartHashes()
 
     def receive_whole(self, request: Request) -> str:
         temporary = self._store.new_temporary()
@@ -127,6 +129,7 @@ class FileObjects(ContentFiles):
         with open(staging, "wb") as stream:
             stream.truncate(size)
             preallocate(stream.fileno(), size)
+        self._part_hashes.start(file_id, staging)
         return {MULTIPART_PATH: str(staging)}
 
     def part_links(self, self_url: str, data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -143,7 +146,9 @@ class FileObjects(ContentFiles):
         # only these are checked: a last part of any length is written where it starts
         if number < 1 or number > parts or (number < parts and length != part_size):
             return False
-        receive_into(request, Path(data[MULTIPART_PATH]), (number - 1) * part_size)
+        start = (number - 1) * part_size
+        receive_into(request, Path(data[MULTIPART_PATH]), start)
+        self._part_hashes.part_written(data["file_id"], start, start + length)
         return True
 
     def complete_multipart(self, data: dict[str, Any]) -> Committed:
@@ -152,12 +157,25 @@ class FileObjects(ContentFiles):
         size = int(data["declared_size"])
         with open(staging, "r+b") as stream:
             stream.truncate(size)  # a longer last part does not make the file longer
+        self._part_hashes.settle(data["file_id"])
         self._store.adopt(staging, data["file_id"])
         # the checksum is left to a background task, as InvenioRDM's worker does it
         return Committed(size, None)
 
     def md5(self, file_id: str) -> str:
-        return md5_of(self._store.content_path(file_id))
+        return self._part_hashes.md5(file_id, self._store.content_path(file_id))
+
+    def remove(self, file_id: str) -> None:
+        self._part_hashes.discard(file_id)
+        super().remove(file_id)
+
+    def abort(self, data: dict[str, Any]) -> None:
+        self._part_hashes.discard(data.get("file_id"))
+        super().abort(data)
+
+    def clear(self) -> None:
+        self._part_hashes.discard_all()
+        super().clear()
 
     def adopt(self, temporary: Path) -> str:
         return self._store.adopt(temporary)
@@ -190,4 +208,4 @@ class FileObjects(ContentFiles):
         )
 
     def close(self) -> None:
-        pass
+        self._part_hashes.close()
