@@ -241,7 +241,8 @@ class UploadJournal:
         temporary = self.path.with_name(self.path.name + ".new")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle)
+            # dumps, not dump: dump encodes in Python, piece by piece, at every part
+            handle.write(json.dumps(document))
         os.replace(temporary, self.path)
 
 
