@@ -24,6 +24,8 @@ REFERENCE_VENV = WORK / "nrp-cmd-venv"
 # curl's parts where a file must go in parts: within InvenioRDM's 100 MiB a request
 CURL_PART_SIZE = 64 * MIB
 LIMITS = (1, 4, 16)
+# one transfer (or one batch of small files) that takes longer is stopped and reported
+JOB_TIMEOUT = 600.0
 Case = tuple[str, ...]
 
 
@@ -140,9 +142,13 @@ def curl_download(url: str, target: Path, token: str | None = None) -> float:
 def run_job(job: dict[str, Any], reference: bool = False) -> dict[str, Any]:
     interpreter = str(REFERENCE_VENV / "bin/python") if reference else python()
     script = HERE / ("_reference.py" if reference else "_worker.py")
-    done = subprocess.run(
-        [interpreter, str(script), json.dumps(job)], capture_output=True, text=True, cwd=HERE.parent
-    )
+    try:
+        done = subprocess.run(
+            [interpreter, str(script), json.dumps(job)],
+            capture_output=True, text=True, cwd=HERE.parent, timeout=JOB_TIMEOUT,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"stopped after {JOB_TIMEOUT:.0f} s") from None
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line and not line[0].isspace()]
         errors = [line for line in lines if "Error" in line.split(":")[0]] or lines or ["failed"]
