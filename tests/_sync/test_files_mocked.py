@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_files_mocked.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 2bba7203e2ffae126351b5dc14e411f4bdde5c1cd1ae6aa46adee423e506c397
+# body-sha256: c0e3dd20e6f5e931e90b4e21fd3ecd58e0a46ec3d9ecedec51368458dfaf1b0b
 """Files API against mocked HTTP: protocol quirks the local repository does not show."""
 
 from __future__ import annotations
@@ -249,6 +249,49 @@ def test_redirect_to_storage_is_followed_without_the_token(client, respx_mock, t
     assert target.read_bytes() == data
     assert str(result) == str(target)
     assert "Authorization" not in route.calls.last.request.headers
+
+
+def test_later_ranges_go_straight_to_the_storage_the_repository_redirected_to(
+    client, respx_mock
+):
+    data = bytes(range(256)) * (3 * 4096 + 7)
+    storage = "https://storage.example.net/bucket/a.bin?X-Signature=abc"
+    repository = respx_mock.get(f"{FILES}/a.bin/content").respond(
+        302, headers={"Location": storage}
+    )
+    stored = content_route(respx_mock, data, ranges=True, location=storage)
+    sink = MemorySink()
+    client.files.download(file_entry(data), sink, parts=4)
+    assert sink.data == data
+    assert repository.call_count == 1 and stored.call_count == 4
+    assert all("Authorization" not in call.request.headers for call in stored.calls)
+
+
+@pytest.mark.parametrize("refusal", [403, 400], ids=["403 expired", "400 expired"])
+def test_a_storage_link_that_stops_serving_is_asked_of_the_repository_again(
+    client, respx_mock, refusal
+):
+    data = bytes(range(256)) * (3 * 4096 + 7)
+    old, fresh = (f"https://storage.example.net/a.bin?X-Signature={s}" for s in ("old", "new"))
+    links = iter([old, fresh])
+    repository = respx_mock.get(f"{FILES}/a.bin/content").mock(
+        side_effect=lambda request: httpx.Response(302, headers={"Location": next(links)})
+    )
+    serve_old = content_route(respx_mock, data, ranges=True, location=old).side_effect
+    served: list[str] = []
+
+    def expiring(request: httpx.Request) -> httpx.Response:
+        served.append(request.headers["Range"])
+        if len(served) > 1:  # the link expired after the first range
+            return httpx.Response(refusal, text="<Error><Code>AccessDenied</Code></Error>")
+        return serve_old(request)
+
+    respx_mock.get(old).mock(side_effect=expiring)
+    from_fresh = content_route(respx_mock, data, ranges=True, location=fresh)
+    sink = MemorySink()
+    client.files.download(file_entry(data), sink, parts=2)
+    assert sink.data == data
+    assert repository.call_count == 2 and from_fresh.call_count == 1
 
 
 def test_a_partial_answer_with_the_wrong_range_is_refused(client, respx_mock):

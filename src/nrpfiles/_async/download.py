@@ -28,6 +28,7 @@ from nrpfiles.errors import (
     ChecksumMismatchError,
     ConflictError,
     PermissionDeniedError,
+    RepositoryError,
     TransferError,
 )
 from nrpfiles.limits import async_slot
@@ -223,6 +224,9 @@ class _Transfer:
             _Range(start, end if file.size is not None else None) for start, end in spans
         ]
         self._etag: str | None = None
+        # Where the repository redirected the first request (a presigned storage URL):
+        # the other ranges go there at once, not through the repository each time.
+        self._storage_url: str | None = None
         if resumed is not None:
             # The ranges of the download continued, and the version its bytes are of.
             self._ranges = [_Range.resumed(*state) for state in resumed.ranges]
@@ -254,6 +258,7 @@ class _Transfer:
             response = await stack.enter_async_context(
                 self._http.stream("GET", self._url, headers=self._headers(first, ranged=True))
             )
+            self._remember_storage(response)
             if response.status_code != 206:
                 # The server ignores ranges: this response carries the whole file.
                 if self.total_written:
@@ -302,10 +307,12 @@ class _Transfer:
         furthest = part.position
         policy = self._http.policy
         while not part.done:
+            url = self._storage_url or self._url
             try:
                 async with async_slot():
                     headers = self._headers(part, ranged=ranged or part.written > 0)
-                    async with self._http.stream("GET", self._url, headers=headers) as response:
+                    async with self._http.stream("GET", url, headers=headers) as response:
+                        self._remember_storage(response)
                         self._etag = self._etag or response.headers.get("ETag")
                         if response.status_code == 206:
                             self._check_partial(response, part)
@@ -317,6 +324,8 @@ class _Transfer:
             except (*_BROKEN_BODY, PermissionDeniedError) as error:
                 if isinstance(error, PermissionDeniedError) and self._from_repository(error):
                     raise
+                if isinstance(error, PermissionDeniedError):
+                    self._storage_url = None
                 # A storage link refused (a presigned URL that expired): the next request
                 # asks the repository's link again, which redirects to a fresh one.
                 # Only breaks that gain nothing use up attempts: a long download over a
@@ -332,6 +341,17 @@ class _Transfer:
                     ) from None
                 self._log_break(part, error)
                 await async_sleep(policy.backoff(failures))
+            except RepositoryError:
+                if url == self._url:
+                    raise
+                # A storage link that no longer serves in another way (a storage that
+                # answers an expired link with 400, say): the repository's link again.
+                self._storage_url = None
+
+    def _remember_storage(self, response: httpx.Response) -> None:
+        final = str(response.request.url)
+        if final != self._url and not same_origin(response.request.url, httpx.URL(self._url)):
+            self._storage_url = final
 
     async def _consume(self, response: httpx.Response, part: _Range) -> None:
         encoded = response.headers.get("Content-Encoding", "identity") != "identity"
