@@ -69,9 +69,11 @@ class _GatedMd5:
 
     def __init__(self) -> None:
         self.gate = threading.Event()
+        self.entered = threading.Event()  # the hasher has taken a batch and waits at the gate
         self._md5 = hashlib.md5()
 
     def update(self, data: bytes | memoryview, /) -> None:
+        self.entered.set()
         self.gate.wait(timeout=30)
         self._md5.update(data)
 
@@ -149,6 +151,11 @@ def test_cancelling_the_hasher_releases_a_waiting_writer(monkeypatch: pytest.Mon
         writer.write_at(start, chunk)
         hasher.offer(start, chunk)
         hasher.advance(start + MIB)
+        if start == 0:
+            # The hasher took the first MiB alone and is stuck in it: the second is
+            # held, and the third finds no room (on a busy machine the hasher could
+            # otherwise take both at once, and the third would fit).
+            assert digest.entered.wait(timeout=30)
     last = content[2 * MIB :]
     writer.write_at(2 * MIB, last)
     putting = threading.Thread(target=hasher.put, args=(2 * MIB, last))
