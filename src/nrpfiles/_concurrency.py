@@ -146,13 +146,25 @@ class BackgroundJob(Generic[T]):
     the two costs overlap instead of adding up.
     """
 
-    def __init__(self, function: Callable[[], T], name: str = "nrpfiles-background") -> None:
+    def __init__(
+        self, function: Callable[[], T], name: str = "nrpfiles-background", *, start: bool = True
+    ) -> None:
         self._future: Future[T] = Future()
         context = contextvars.copy_context()
         self._thread = threading.Thread(
             target=self._run, args=(context, function), name=name, daemon=True
         )
-        self._thread.start()
+        self._start_lock = threading.Lock()
+        self.started = False
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Start the work (once; asking for the result starts it too)."""
+        with self._start_lock:
+            if not self.started:
+                self.started = True
+                self._thread.start()
 
     def _run(self, context: contextvars.Context, function: Callable[[], T]) -> None:
         try:
@@ -161,9 +173,11 @@ class BackgroundJob(Generic[T]):
             self._future.set_exception(error)
 
     def result(self) -> T:
+        self.start()
         return self._future.result()
 
     async def async_result(self) -> T:
+        self.start()
         if self._future.done():  # no worker thread to wait on what is already there
             return self._future.result()
         return await anyio.to_thread.run_sync(self._future.result)

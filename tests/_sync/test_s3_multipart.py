@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_s3_multipart.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 8fcb4320874a43ac066606c0757084d7137071943eb1c8b8546fdea576c60921
+# body-sha256: a18c3ac946c8fd7e7dbf634a2475368bf58d6d4e11532a8741b07a5a3aee8ebe
 """Multipart on S3 storage, against mocked HTTP: composite checksums, presigned links, bare 500s.
 
 These are the answers invenio-s3 gives that a file store never does: part URLs
@@ -70,6 +70,36 @@ def test_a_multipart_checksum_verifies_the_upload(client, respx_mock, draft, cap
     assert parts.call_count == 3 and not deleted.called
     assert "not verified" not in caplog.text
     assert all("Authorization" not in call.request.headers for call in parts.calls)
+
+
+@pytest.mark.parametrize("reported", ["multipart", "md5"])
+def test_parts_to_storage_hash_the_whole_file_only_when_its_md5_is_asked_for(
+    client, respx_mock, draft, monkeypatch, reported
+):
+    import nrpfiles._sync.upload_steps as steps
+
+    whole: list[int] = []
+    md5_of_source = steps.md5_of_source
+
+    def counted(source, size):
+        whole.append(size)
+        return md5_of_source(source, size)
+
+    monkeypatch.setattr(steps, "md5_of_source", counted)
+    respx_mock.post(FILES).respond(201, json={"entries": [pending("big.bin")]})
+    respx_mock.put(url__startswith=f"{STORAGE}/big.bin").respond(200, headers={"ETag": '"x"'})
+    checksum = (
+        composite(DATA, PART)
+        if reported == "multipart"
+        else "md5:" + hashlib.md5(DATA).hexdigest()  # an eager worker replaced it already
+    )
+    committed = entry("big.bin", status="completed", size=len(DATA), checksum=checksum)
+    respx_mock.post(f"{FILES}/big.bin/commit").respond(200, json=committed)
+    deleted = respx_mock.delete(f"{FILES}/big.bin").respond(204)
+    file = upload(client, draft)
+    assert file.checksum == checksum and not deleted.called
+    # S3 reports the composite: a second hash of every byte would only take a core.
+    assert whole == ([] if reported == "multipart" else [len(DATA)])
 
 
 def test_a_wrong_multipart_checksum_removes_the_file(client, respx_mock, draft):

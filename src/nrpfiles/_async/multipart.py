@@ -108,12 +108,12 @@ async def async_upload_multipart(
 
 
 def _hashing_parts_for_storage(uploader: AsyncUploader, entry: File, sending: Sending) -> Sending:
-    """Parts that go to storage: S3 will report the checksum of the parts, hash them too."""
+    """Parts that go to storage: S3 will report the checksum of the parts, hash them."""
     if any(
         not same_origin(httpx.URL(link.url), uploader.repository_url) for link in entry.links.parts
     ):
         return sending.hashing_parts()
-    return sending
+    return sending.hashing_whole()
 
 
 async def _send_and_commit(

@@ -139,6 +139,7 @@ class AsyncUploader:
                     if entry is None:  # part uploads refused: the repository takes local only
                         bar.reset_to(0)
                 if entry is None:
+                    sending = sending.hashing_whole()
                     entry = await self._local(files_url, key, metadata, sending, bar, overwrite)
         return entry
 

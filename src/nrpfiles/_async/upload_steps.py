@@ -29,8 +29,12 @@ class Sending:
     """What is being uploaded: the source, its size when planned, and its checksums in the making.
 
     Each checksum is computed from its own reader on its own thread, beside the
-    sending: the MD5 always, and for a multipart upload also the composite
-    S3 computes over its parts, so a ``multipart:`` checksum can be verified.
+    sending: the MD5, and for parts that go to S3 storage the composite S3
+    computes over them instead, so a ``multipart:`` checksum can be verified.
+    There the MD5 waits until it is asked for: S3 reports the composite, and
+    until a background task replaces it with the MD5 (then the MD5 is computed
+    after the commit) a second hash of every byte would only take a core from
+    the sending and from the storage.
     """
 
     source: DataSource
@@ -41,8 +45,16 @@ class Sending:
 
     @classmethod
     def start(cls, source: DataSource, size: int, part_size: int | None) -> Sending:
-        md5 = BackgroundJob(lambda: md5_of_source(source, size), name="nrpfiles-md5")
+        """Parts (a ``part_size``) may go to storage: their MD5 starts once that is known."""
+        md5 = BackgroundJob(
+            lambda: md5_of_source(source, size), name="nrpfiles-md5", start=part_size is None
+        )
         return cls(source, size, md5, part_size)
+
+    def hashing_whole(self) -> Sending:
+        """Hash the whole source beside the sending (the repository reports its MD5)."""
+        self.md5.start()
+        return self
 
     def hashing_parts(self) -> Sending:
         """Also hash the parts as S3 does, beside the sending, for parts that go to storage.
@@ -58,7 +70,8 @@ class Sending:
         return attrs.evolve(self, parted=parted)
 
     async def hashed(self) -> None:
-        await self.md5.async_result()
+        if self.parted is None or self.md5.started:
+            await self.md5.async_result()
         if self.parted is not None:
             await self.parted.async_result()
 

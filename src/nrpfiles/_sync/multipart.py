@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/multipart.py by scripts/gen_sync.py: do not edit.
-# body-sha256: d01f3ed39d51701ba852fb2ab67e07ee7657762b1b258e8d7f46829396c189ea
+# body-sha256: 5d565f07ddd00fe3f8590f1beb9f6d1850b68a9618af265e0a99979c2a74308c
 """Multipart uploads (M): parts in parallel, straight to storage where the repository presigns them.
 
 Two kinds of refusal look alike and mean different things. A 403 from the
@@ -110,12 +110,12 @@ def upload_multipart(
 
 
 def _hashing_parts_for_storage(uploader: Uploader, entry: File, sending: Sending) -> Sending:
-    """Parts that go to storage: S3 will report the checksum of the parts, hash them too."""
+    """Parts that go to storage: S3 will report the checksum of the parts, hash them."""
     if any(
         not same_origin(httpx.URL(link.url), uploader.repository_url) for link in entry.links.parts
     ):
         return sending.hashing_parts()
-    return sending
+    return sending.hashing_whole()
 
 
 def _send_and_commit(

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/upload.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 160d86e7d7dba0a1f2ddf10ded73b1768bb3dd1bb5045599eeb17926d52152e6
+# body-sha256: 982447dc44e3cc9a29f9b612f27d1be1ddd908db819c8c2644d58088e9dc57c9
 """Uploads: local (L), multipart (M), url-fetch (F) and remote (R), verified and cleaned up."""
 
 from __future__ import annotations
@@ -141,6 +141,7 @@ class Uploader:
                     if entry is None:  # part uploads refused: the repository takes local only
                         bar.reset_to(0)
                 if entry is None:
+                    sending = sending.hashing_whole()
                     entry = self._local(files_url, key, metadata, sending, bar, overwrite)
         return entry
 
