@@ -28,7 +28,7 @@ from nrpfiles.errors import (
     ChecksumMismatchError,
     ConflictError,
     PermissionDeniedError,
-    RepositoryError,
+    RepositoryClientError,
     TransferError,
 )
 from nrpfiles.limits import async_slot
@@ -341,11 +341,12 @@ class _Transfer:
                     ) from None
                 self._log_break(part, error)
                 await async_sleep(policy.backoff(failures))
-            except RepositoryError:
+            except RepositoryClientError:
                 if url == self._url:
                     raise
-                # A storage link that no longer serves in another way (a storage that
-                # answers an expired link with 400, say): the repository's link again.
+                # A storage link refused in another way (a storage that answers an
+                # expired link with 400, say): the repository's link again. A storage
+                # that fails (5xx, unreachable) would fail through the redirect too.
                 self._storage_url = None
 
     def _remember_storage(self, response: httpx.Response) -> None:

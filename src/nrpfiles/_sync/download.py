@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 41db0664ab428edd071be01877af5221ceca68ccaab9f6483fa6e9404230ad3c
+# body-sha256: 8148b7027192f488a0deef1bc8fbf2c84c1df353944b5a22ef6ff929dc091b84
 """Downloads: one stream or parallel ranges, resumed where they break, verified before publishing."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from nrpfiles.errors import (
     ChecksumMismatchError,
     ConflictError,
     PermissionDeniedError,
-    RepositoryError,
+    RepositoryClientError,
     TransferError,
 )
 from nrpfiles.limits import slot
@@ -343,11 +343,12 @@ class _Transfer:
                     ) from None
                 self._log_break(part, error)
                 sleep(policy.backoff(failures))
-            except RepositoryError:
+            except RepositoryClientError:
                 if url == self._url:
                     raise
-                # A storage link that no longer serves in another way (a storage that
-                # answers an expired link with 400, say): the repository's link again.
+                # A storage link refused in another way (a storage that answers an
+                # expired link with 400, say): the repository's link again. A storage
+                # that fails (5xx, unreachable) would fail through the redirect too.
                 self._storage_url = None
 
     def _remember_storage(self, response: httpx.Response) -> None:
