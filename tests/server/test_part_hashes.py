@@ -45,6 +45,15 @@ def _write_part(hashes: PartHashes, path: Path, number: int, data: bytes = CONTE
 PART_COUNT = -(-len(CONTENT) // PART)
 
 
+def _all_parts_written(tmp_path: Path, hashes: PartHashes, data: bytes = CONTENT) -> Path:
+    """Every part of ``data`` written in order, and the hashing caught up with them."""
+    path = _staged(tmp_path, hashes)
+    for number in range(PART_COUNT):
+        _write_part(hashes, path, number, data)
+    hashes.settle("f")
+    return path
+
+
 @pytest.mark.parametrize(
     "order",
     [list(range(PART_COUNT)), list(reversed(range(PART_COUNT))), [1, 0, 3, 2, 5, 4]],
@@ -72,10 +81,7 @@ def test_the_prefix_is_hashed_as_parts_arrive_not_at_the_end(tmp_path, hashes):
 
 
 def test_a_part_sent_again_with_other_bytes_gives_the_md5_of_what_is_stored(tmp_path, hashes):
-    path = _staged(tmp_path, hashes)
-    for number in range(PART_COUNT):
-        _write_part(hashes, path, number)
-    hashes.settle("f")
+    path = _all_parts_written(tmp_path, hashes)
     changed = bytearray(CONTENT)
     changed[PART : PART + 10] = b"0123456789"
     _write_part(hashes, path, 1, bytes(changed))
@@ -93,21 +99,14 @@ def test_parts_that_never_came_are_zeros_in_the_md5(tmp_path, hashes):
 
 
 def test_a_last_part_longer_than_declared_is_cut_off_at_commit(tmp_path, hashes):
-    path = _staged(tmp_path, hashes)
-    longer = CONTENT + b"beyond the declared size"
-    for number in range(PART_COUNT):
-        _write_part(hashes, path, number, longer)
-    hashes.settle("f")
+    path = _all_parts_written(tmp_path, hashes, CONTENT + b"beyond the declared size")
     with open(path, "r+b") as stream:
         stream.truncate(len(CONTENT))
     assert hashes.md5("f", path) == _md5(CONTENT)
 
 
 def test_a_moved_file_is_read_where_it_now_is(tmp_path, hashes):
-    path = _staged(tmp_path, hashes)
-    for number in range(PART_COUNT):
-        _write_part(hashes, path, number)
-    hashes.settle("f")
+    path = _all_parts_written(tmp_path, hashes)
     committed = path.rename(tmp_path / "committed")
     assert hashes.md5("f", committed) == _md5(CONTENT)
 
