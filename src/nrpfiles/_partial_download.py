@@ -218,13 +218,22 @@ class ResumableFileWriter(SinkWriter):
         self._save_lock = threading.Lock()
         self._unsaved = 0
         self._snapshot: Callable[[], tuple[list[RangeState], str | None]] | None = None
+        # whether a sidecar (or its replacement) may be on disk, to remove at commit
+        self._sidecar_written = self.resume_point is not None
 
     # -- the sidecar ---------------------------------------------------------------
 
     def follow(self, snapshot: Callable[[], tuple[list[RangeState], str | None]]) -> None:
-        """Where to read the ranges' progress and the pinned ETag from; saved at once."""
+        """Where to read the ranges' progress and the pinned ETag from; saved at once.
+
+        Not for a file of a few MiB: its sidecar would be written and removed
+        again for nothing but a kill (an interruption saves it, see ``abort``),
+        and after a kill a partial without a sidecar starts over.
+        """
         self._snapshot = snapshot
-        self._save()
+        size = self._remote.size
+        if self.resume_point is not None or size is None or size > _SAVE_EVERY:
+            self._save()
 
     def wrote(self, count: int) -> None:
         """``count`` more bytes are on disk; the sidecar is saved every few MiB."""
@@ -247,6 +256,7 @@ class ResumableFileWriter(SinkWriter):
             }
             if self._fsync:
                 os.fsync(self._fd)  # the bytes before the claim that they are there
+            self._sidecar_written = True
             temporary = _replacement(self._sidecar)
             temporary.write_text(json.dumps(document), encoding="utf-8")
             os.replace(temporary, self._sidecar)
@@ -278,6 +288,8 @@ class ResumableFileWriter(SinkWriter):
         os.replace(self.partial, self.target)
         self._close()
         self._state = "committed"
+        if not self._sidecar_written:
+            return
         for path in (self._sidecar, _replacement(self._sidecar)):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()

@@ -1,10 +1,11 @@
-"""Which partial download may be continued: the identity rules of the sidecar."""
+"""Which partial download may be continued (the identity rules of the sidecar), and when a
+sidecar is written."""
 
 from __future__ import annotations
 
 import pytest
 
-from nrpfiles._partial_download import RemoteFile
+from nrpfiles._partial_download import RemoteFile, ResumableFileWriter, sidecar_path
 
 URL = "http://127.0.0.1:5000/api/records/abc/files/a.bin/content"
 MD5 = "md5:" + "1" * 32
@@ -31,3 +32,32 @@ def remote(checksum, etag=None, size=100, url=URL):
 )
 def test_a_partial_download_is_continued_only_for_the_same_file(now, before, continues):
     assert now.continues(before) is continues
+
+
+MIB = 1 << 20
+
+
+def _writer(tmp_path, size):
+    writer = ResumableFileWriter(tmp_path / "a.bin", remote(MD5, size=size))
+    writer.follow(lambda: ([(0, size, 0)], None))
+    return writer
+
+
+def test_a_small_download_writes_no_sidecar_unless_interrupted(tmp_path):
+    done = _writer(tmp_path, 1000)
+    assert not sidecar_path(tmp_path / "a.bin").exists()  # a kill would start it over
+    done.write_at(0, b"x" * 1000)
+    done.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]
+
+    interrupted = _writer(tmp_path / "again", 1000)
+    interrupted.write_at(0, b"x" * 500)
+    interrupted.abort()  # Ctrl-C, an error: what arrived is kept, with where it ends
+    assert sidecar_path(tmp_path / "again" / "a.bin").exists()
+
+
+def test_a_large_download_writes_its_sidecar_at_once(tmp_path):
+    writer = _writer(tmp_path, 64 * MIB)
+    assert sidecar_path(tmp_path / "a.bin").exists()  # a kill from now on resumes
+    writer.discard()
+    assert list(tmp_path.iterdir()) == []
