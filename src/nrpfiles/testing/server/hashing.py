@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from ..._checksums import Digest
 from ..storage import Store
 
 CHUNK = 4 << 20
@@ -122,12 +123,28 @@ class HashJobs:
 
 def md5_of(path: Path) -> str:
     digest = hashlib.md5()  # noqa: S324
+    hash_file(digest, path)
+    return digest.hexdigest()
+
+
+def hash_file(digest: Digest, path: Path, start: int = 0, length: int | None = None) -> int:
+    """Read ``length`` bytes of ``path`` from ``start`` (all to its end when None) into
+    ``digest``; how many were read. A file shorter than ``length`` is an OSError."""
     buffer = bytearray(CHUNK)
     view = memoryview(buffer)
+    read = 0
     with open(path, "rb") as stream:
-        while got := stream.readinto(view):
+        stream.seek(start)
+        while length is None or read < length:
+            wanted = CHUNK if length is None else min(CHUNK, length - read)
+            got = stream.readinto(view[:wanted])
+            if not got:
+                break
             digest.update(view[:got])
-    return digest.hexdigest()
+            read += got
+    if length is not None and read < length:
+        raise OSError(f"{path} ends {length - read} bytes short")
+    return read
 
 
 class ChecksumTasks:

@@ -13,14 +13,12 @@ makes the task read the whole file, as it would have without this.
 
 from __future__ import annotations
 
-import bisect
 import hashlib
-import io
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from .hashing import CHUNK, md5_of
+from .hashing import hash_file, md5_of
 
 
 class _Prefix:
@@ -33,8 +31,7 @@ class _Prefix:
         self.hashed = 0
         self.claimed = 0
         self.broken = False
-        self.starts: list[int] = []  # written ranges beyond the prefix, by start
-        self.ends: dict[int, int] = {}
+        self.written: dict[int, int] = {}  # ranges on disk beyond the prefix: start -> end
         self.lock = threading.Lock()  # held while the digest is updated
         self.pending: Future[None] | None = None
 
@@ -42,16 +39,18 @@ class _Prefix:
         if start < self.claimed:
             self.broken = True  # those bytes may have changed under the digest
             return
-        if start not in self.ends:
-            bisect.insort(self.starts, start)
-        self.ends[start] = max(end, self.ends.get(start, end))
+        self.written[start] = max(end, self.written.get(start, end))
 
     def contiguous_end(self) -> int:
-        """How far the written ranges reach without a gap from the hashed prefix."""
+        """How far the written ranges reach without a gap from the hashed prefix.
+
+        Parts start where the one before ends; a range that does not (never sent by
+        a client keeping to its part size) stops the prefix, and the rest is read at
+        the end.
+        """
         end = self.claimed
-        while self.starts and self.starts[0] <= end:
-            start = self.starts.pop(0)
-            end = max(end, self.ends.pop(start))
+        while end in self.written:
+            end = max(end, self.written.pop(end))
         return end
 
 
@@ -90,12 +89,11 @@ class PartHashes:
             return md5_of(path)
         _settle(prefix)
         with prefix.lock:
+            incomplete = prefix.broken or prefix.hashed != prefix.claimed
             # a last part longer than declared was cut off at commit
-            if prefix.broken or prefix.hashed != prefix.claimed or prefix.hashed > path.stat().st_size:
+            if incomplete or prefix.hashed > path.stat().st_size:
                 return md5_of(path)
-            with open(path, "rb") as stream:
-                stream.seek(prefix.hashed)
-                _hash_into(prefix, stream, None)
+            hash_file(prefix.digest, path, prefix.hashed)
             return prefix.digest.hexdigest()
 
     def settle(self, file_id: str) -> None:
@@ -129,9 +127,7 @@ class PartHashes:
             if prefix.broken or prefix.hashed != begin:
                 return
             try:
-                with open(prefix.path, "rb") as stream:
-                    stream.seek(begin)
-                    _hash_into(prefix, stream, end - begin)
+                prefix.hashed += hash_file(prefix.digest, prefix.path, begin, end - begin)
             except OSError:
                 prefix.broken = True  # gone (aborted, committed and moved): read it whole
 
@@ -141,20 +137,3 @@ def _settle(prefix: _Prefix) -> None:
     if pending is not None:
         pending.exception()  # only waits: a failed read has marked the prefix broken
 
-
-def _hash_into(prefix: _Prefix, stream: io.BufferedReader, length: int | None) -> None:
-    """Read ``length`` bytes (all to the end when None) of ``stream`` into the digest."""
-    buffer = bytearray(CHUNK)
-    view = memoryview(buffer)
-    left = length
-    while left is None or left > 0:
-        wanted = CHUNK if left is None else min(CHUNK, left)
-        got = stream.readinto(view[:wanted])
-        if not got:
-            if left is not None:
-                raise OSError("the multipart file is shorter than its parts")
-            break
-        prefix.digest.update(view[:got])
-        prefix.hashed += got
-        if left is not None:
-            left -= got
