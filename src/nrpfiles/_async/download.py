@@ -350,9 +350,8 @@ class _Transfer:
                 self._storage_url = None
 
     def _remember_storage(self, response: httpx.Response) -> None:
-        final = str(response.request.url)
-        if final != self._url and not same_origin(response.request.url, httpx.URL(self._url)):
-            self._storage_url = final
+        if not same_origin(response.request.url, httpx.URL(self._url)):
+            self._storage_url = str(response.request.url)
 
     async def _consume(self, response: httpx.Response, part: _Range) -> None:
         encoded = response.headers.get("Content-Encoding", "identity") != "identity"

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 8148b7027192f488a0deef1bc8fbf2c84c1df353944b5a22ef6ff929dc091b84
+# body-sha256: 4fa478d73e2543eabe99cd4857d0b2da10708a344ee23e4f998b162d09e8b7f8
 """Downloads: one stream or parallel ranges, resumed where they break, verified before publishing."""
 
 from __future__ import annotations
@@ -352,9 +352,8 @@ class _Transfer:
                 self._storage_url = None
 
     def _remember_storage(self, response: httpx.Response) -> None:
-        final = str(response.request.url)
-        if final != self._url and not same_origin(response.request.url, httpx.URL(self._url)):
-            self._storage_url = final
+        if not same_origin(response.request.url, httpx.URL(self._url)):
+            self._storage_url = str(response.request.url)
 
     def _consume(self, response: httpx.Response, part: _Range) -> None:
         encoded = response.headers.get("Content-Encoding", "identity") != "identity"
