@@ -12,7 +12,7 @@ import httpx
 
 from nrpfiles._async.http import AsyncHttp
 from nrpfiles._async.waves import async_in_waves
-from nrpfiles._checksums import ExpectedChecksum, expected_checksum
+from nrpfiles._checksums import ExpectedChecksum, TrailingHasher, expected_checksum
 from nrpfiles._concurrency import (
     AsyncJob,
     async_gather,
@@ -21,7 +21,6 @@ from nrpfiles._concurrency import (
     async_stop_point,
 )
 from nrpfiles._partial_download import ResumableFileWriter, ResumePoint, open_download_writer
-from nrpfiles._trailing_hasher import TrailingHasher
 from nrpfiles._transfer_plan import DEFAULT_PARALLEL_PARTS, download_ranges
 from nrpfiles._urls import same_origin
 from nrpfiles._widening import Widening

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 25c7f99ec27d992d35d3022cab905adcc48612faa794996289262294f2485730
+# body-sha256: 4fa478d73e2543eabe99cd4857d0b2da10708a344ee23e4f998b162d09e8b7f8
 """Downloads: one stream or parallel ranges, resumed where they break, verified before publishing."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import httpx
 
 from nrpfiles._sync.http import Http
 from nrpfiles._sync.waves import in_waves
-from nrpfiles._checksums import ExpectedChecksum, expected_checksum
+from nrpfiles._checksums import ExpectedChecksum, TrailingHasher, expected_checksum
 from nrpfiles._concurrency import (
     Job,
     gather,
@@ -23,7 +23,6 @@ from nrpfiles._concurrency import (
     stop_point,
 )
 from nrpfiles._partial_download import ResumableFileWriter, ResumePoint, open_download_writer
-from nrpfiles._trailing_hasher import TrailingHasher
 from nrpfiles._transfer_plan import DEFAULT_PARALLEL_PARTS, download_ranges
 from nrpfiles._urls import same_origin
 from nrpfiles._widening import Widening
