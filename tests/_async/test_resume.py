@@ -25,8 +25,8 @@ from nrpfiles import AsyncClient
 from nrpfiles._partial_download import SIDECAR_FORMAT, sidecar_path
 from nrpfiles._transfer_plan import (
     DEFAULT_PARALLEL_PARTS,
-    RESUMABLE_MIN_PARTS,
     RESUMABLE_MIN_RANGE_SIZE,
+    upload_parts,
 )
 from nrpfiles._upload_journal import journal_directory
 from nrpfiles.errors import TransferError
@@ -40,7 +40,7 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX si
 MIB = 1 << 20
 PROOF_SIZE = int(os.environ.get("NRPFILES_RESUME_PROOF_MIB", "256")) * MIB
 # The part size a journaled upload of the proof file gets by default.
-PROOF_PART = max(5 * MIB, -(-PROOF_SIZE // RESUMABLE_MIN_PARTS))
+PROOF_PART = upload_parts(PROOF_SIZE, None, resumable=True)[1]
 CLIENT = AsyncClient.__name__
 PUBLISHABLE = {"metadata": {"title": "Resumed transfers"}}
 

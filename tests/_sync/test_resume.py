@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_resume.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 04c9017a35fca71146a5bbc0af699b9344063552170fef01bf510092ee543756
+# body-sha256: 5e360e600baee51fd01cf50f175cde6573cf1b28452021214a9815ff79aafee4
 """Transfers that survive their process: killed with SIGKILL at about half way, then run again.
 
 A child process downloads or uploads and kills itself once its progress
@@ -27,8 +27,8 @@ from nrpfiles import Client
 from nrpfiles._partial_download import SIDECAR_FORMAT, sidecar_path
 from nrpfiles._transfer_plan import (
     DEFAULT_PARALLEL_PARTS,
-    RESUMABLE_MIN_PARTS,
     RESUMABLE_MIN_RANGE_SIZE,
+    upload_parts,
 )
 from nrpfiles._upload_journal import journal_directory
 from nrpfiles.errors import TransferError
@@ -42,7 +42,7 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX si
 MIB = 1 << 20
 PROOF_SIZE = int(os.environ.get("NRPFILES_RESUME_PROOF_MIB", "256")) * MIB
 # The part size a journaled upload of the proof file gets by default.
-PROOF_PART = max(5 * MIB, -(-PROOF_SIZE // RESUMABLE_MIN_PARTS))
+PROOF_PART = upload_parts(PROOF_SIZE, None, resumable=True)[1]
 CLIENT = Client.__name__
 PUBLISHABLE = {"metadata": {"title": "Resumed transfers"}}
 
