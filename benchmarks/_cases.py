@@ -40,6 +40,7 @@ class Group:
     rounds: int
     small_count: int
     modes: tuple[str, ...] = ("single", "parallel", "auto")
+    upload_modes: tuple[str, ...] | None = None  # where they differ from the downloads'
     curl_static: bool = False
     static_name: str = ""
     storage_redirect: bool = False  # downloads 302 to storage, uploads go to presigned parts
@@ -49,6 +50,11 @@ class Group:
     errors: dict[Case, str] = field(default_factory=dict)
     memory: list[tuple[str, str, int, float, float]] = field(default_factory=list)
     small: dict[tuple[str, int], tuple[float, float]] = field(default_factory=dict)
+
+    def modes_for(self, direction: str) -> tuple[str, ...]:
+        if direction == "upload" and self.upload_modes is not None:
+            return self.upload_modes
+        return self.modes
 
     def add(self, case: Case, seconds: float) -> None:
         self.seconds.setdefault(case, []).append(seconds)
@@ -222,14 +228,14 @@ def big_file_cases(group: Group, reference: bool) -> list[Case]:
     cases += [("curl", "download", "single"), ("curl", "upload", "single")]
     for direction in ("download", "upload"):
         for flavour in ("sync", "async"):
-            for mode in group.modes:
+            for mode in group.modes_for(direction):
                 for verify in ("verified", "unverified"):
                     if mode == "auto" and verify == "unverified":
                         continue  # auto is what users get: verified
                     cases.append((flavour, direction, mode, verify))
         if reference:
             for mode in ("single", "parallel"):
-                if mode in group.modes:
+                if mode in group.modes_for(direction):
                     cases.append(("nrp-cmd", direction, mode))
     return cases
 

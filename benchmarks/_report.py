@@ -62,7 +62,7 @@ def _big_files(group: Group, out: list[str]) -> None:
         where = "storage (presigned)" if group.storage_redirect else "repository"
         mode = "parts in turn" if direction == "upload" and group.in_parts else "single"
         out.append(f"| {direction} | curl, {where} | {mode} | - | {_fmt(curl)} | 1.00x | | | |")
-        for mode in group.modes:
+        for mode in group.modes_for(direction):
             reference = group.rate(("nrp-cmd", direction, mode))
             for flavour in ("sync", "async"):
                 for verify in ("verified", "unverified"):
