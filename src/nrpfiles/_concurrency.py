@@ -139,6 +139,15 @@ def run_in_thread(function: Callable[[], T]) -> T:
     return function()
 
 
+def async_ranges_on_threads() -> bool:
+    """Whether the ranges of one transfer arrive on threads of their own (the sync flavour)."""
+    return False
+
+
+def ranges_on_threads() -> bool:
+    return True
+
+
 class BackgroundJob(Generic[T]):
     """Blocking work started on its own thread, awaited later by either flavour.
 

@@ -9,10 +9,20 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from nrpfiles._checksums import TrailingHasher
-from nrpfiles.streams import MemorySink
+from nrpfiles._trailing_hasher import TrailingHasher
+from nrpfiles.streams import MemorySink, SinkWriter
 
 MIB = 1 << 20
+
+
+@pytest.fixture(autouse=True, params=[False, True], ids=["held", "copied"])
+def copy_chunks(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Every case with chunks held as they are (the async flavour) and copied (ranges on threads)."""
+    copying: bool = request.param
+    monkeypatch.setattr(
+        TrailingHasher.__init__, "__kwdefaults__", {"copy_chunks": copying}, raising=True
+    )
+    return copying
 
 
 def _written(content: bytes, pieces: list[tuple[int, int]]) -> tuple[MemorySink, TrailingHasher]:
@@ -26,6 +36,16 @@ def _written(content: bytes, pieces: list[tuple[int, int]]) -> tuple[MemorySink,
         hasher.offer(start, chunk)
         hasher.advance(end)
     return sink, hasher
+
+
+def _counting(
+    read_back: Callable[[int, int], Iterator[bytes | memoryview]], read: list[int]
+) -> Callable[[int, int], Iterator[bytes | memoryview]]:
+    def counted(offset: int, length: int) -> Iterator[bytes | memoryview]:
+        read.append(length)
+        return read_back(offset, length)
+
+    return counted
 
 
 def _md5_threads() -> int:
@@ -50,18 +70,24 @@ def test_a_large_download_is_hashed_on_a_thread_as_it_arrives() -> None:
     assert hasher.hexdigest(len(content)) == hashlib.md5(content).hexdigest()
 
 
-def test_ranges_written_out_of_order_are_read_back_for_the_hash() -> None:
-    content = random.Random(3).randbytes(2 * MIB + 7)
+@pytest.mark.parametrize(("ahead_budget", "read_back_expected"), [(8 * MIB, []), (0, [MIB])])
+def test_a_range_written_before_the_front_is_kept_in_memory_while_the_budget_allows(
+    monkeypatch: pytest.MonkeyPatch, ahead_budget: int, read_back_expected: list[int]
+) -> None:
+    monkeypatch.setattr("nrpfiles._trailing_hasher._MAX_AHEAD", ahead_budget)
+    content = random.Random(3).randbytes(2 * MIB)
     sink = MemorySink()
     writer = sink.open(len(content))
-    hasher = TrailingHasher(writer.read_back)
+    read_back: list[int] = []
+    hasher = TrailingHasher(_counting(writer.read_back, read_back))
     middle = MIB
-    writer.write_at(middle, content[middle:])  # the second range first: not offered in order
-    hasher.offer(middle, content[middle:])
+    writer.write_at(middle, content[middle:])  # the second range first: ahead of the front
+    assert hasher.offer(middle, content[middle:])  # the hash is not the limit: no waiting
     writer.write_at(0, content[:middle])
     hasher.offer(0, content[:middle])
     hasher.advance(len(content))
     assert hasher.hexdigest(len(content)) == hashlib.md5(content).hexdigest()
+    assert read_back == read_back_expected
 
 
 class _GatedMd5:
@@ -81,20 +107,10 @@ class _GatedMd5:
         return self._md5.hexdigest()
 
 
-def _counting(
-    read_back: Callable[[int, int], Iterator[bytes | memoryview]], read: list[int]
-) -> Callable[[int, int], Iterator[bytes | memoryview]]:
-    def counted(offset: int, length: int) -> Iterator[bytes | memoryview]:
-        read.append(length)
-        return read_back(offset, length)
-
-    return counted
-
-
 def test_a_writer_ahead_of_the_hash_waits_for_it_instead_of_leaving_bytes_to_read_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("nrpfiles._checksums._MAX_HELD", 2 * MIB)
+    monkeypatch.setattr("nrpfiles._trailing_hasher._MAX_HELD", 2 * MIB)
     content = random.Random(4).randbytes(8 * MIB)
     writer = MemorySink().open(len(content))
     read_back: list[int] = []
@@ -127,7 +143,7 @@ def test_a_writer_ahead_of_the_hash_waits_for_it_instead_of_leaving_bytes_to_rea
 def test_a_writer_never_waits_for_bytes_the_hasher_cannot_take_yet(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("nrpfiles._checksums._MAX_HELD", 2 * MIB)
+    monkeypatch.setattr("nrpfiles._trailing_hasher._MAX_HELD", 2 * MIB)
     content = random.Random(5).randbytes(4 * MIB)
     writer = MemorySink().open(len(content))
     hasher = TrailingHasher(writer.read_back)
@@ -141,7 +157,7 @@ def test_a_writer_never_waits_for_bytes_the_hasher_cannot_take_yet(
 
 
 def test_cancelling_the_hasher_releases_a_waiting_writer(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("nrpfiles._checksums._MAX_HELD", MIB)
+    monkeypatch.setattr("nrpfiles._trailing_hasher._MAX_HELD", MIB)
     content = random.Random(6).randbytes(3 * MIB)
     writer = MemorySink().open(len(content))
     digest = _GatedMd5()
@@ -166,3 +182,132 @@ def test_cancelling_the_hasher_releases_a_waiting_writer(monkeypatch: pytest.Mon
     putting.join(timeout=30)
     assert not putting.is_alive()
     digest.gate.set()
+
+
+def _hash_bound(
+    monkeypatch: pytest.MonkeyPatch, content: bytes, read_back: list[int]
+) -> tuple[SinkWriter, TrailingHasher, _GatedMd5]:
+    """A hasher stuck in its first MiB while the front's writer filled most of what it may hold.
+
+    The front is the range [0, 4 MiB); ``content`` goes on with a range from 4 MiB.
+    """
+    monkeypatch.setattr("nrpfiles._trailing_hasher._MAX_HELD", 3 * MIB)
+    monkeypatch.setattr("nrpfiles._trailing_hasher._MAX_AHEAD", MIB)
+    writer = MemorySink().open(len(content))
+    digest = _GatedMd5()
+    hasher = TrailingHasher(_counting(writer.read_back, read_back), digest)
+    for start in (0, MIB, 2 * MIB):
+        _write(writer, hasher, content, start)
+        hasher.advance(start + MIB)
+        if start == 0:
+            assert digest.entered.wait(timeout=30)
+    return writer, hasher, digest
+
+
+def _write(writer: SinkWriter, hasher: TrailingHasher, content: bytes, start: int) -> bool:
+    chunk = content[start : start + MIB]
+    writer.write_at(start, chunk)
+    return hasher.offer(start, chunk)
+
+
+def _write_at_front(writer: SinkWriter, hasher: TrailingHasher, content: bytes, start: int) -> None:
+    if not _write(writer, hasher, content, start):
+        hasher.put(start, content[start : start + MIB])
+
+
+def test_where_the_hash_is_the_limit_a_writer_ahead_of_the_front_waits_to_become_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    content = random.Random(7).randbytes(6 * MIB)
+    read_back: list[int] = []
+    writer, hasher, digest = _hash_bound(monkeypatch, content, read_back)
+    assert _write(writer, hasher, content, 4 * MIB)  # kept in memory: the budget allows
+    assert not _write(writer, hasher, content, 5 * MIB)  # no more room: wait
+    waiting = threading.Thread(target=hasher.put, args=(5 * MIB, content[5 * MIB :]))
+    waiting.start()
+    waiting.join(timeout=0.2)
+    assert waiting.is_alive()
+    assert _write(writer, hasher, content, 3 * MIB)  # the front's range completes...
+    hasher.advance(5 * MIB)  # ...and the waiting writer's range is the front now
+    digest.gate.set()
+    waiting.join(timeout=30)
+    assert not waiting.is_alive()
+    assert hasher.hexdigest(len(content)) == hashlib.md5(content).hexdigest()
+    assert read_back == []  # every byte hashed from memory
+
+
+def test_a_writer_ahead_of_the_front_waits_a_few_seconds_at_most(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("nrpfiles._trailing_hasher._AHEAD_WAIT", 0.2)
+    content = random.Random(8).randbytes(6 * MIB)
+    read_back: list[int] = []
+    writer, hasher, digest = _hash_bound(monkeypatch, content, read_back)
+    assert _write(writer, hasher, content, 4 * MIB)
+    assert not _write(writer, hasher, content, 5 * MIB)
+    hasher.put(5 * MIB, content[5 * MIB :])  # gives up waiting: read back later
+    digest.gate.set()
+    _write_at_front(writer, hasher, content, 3 * MIB)
+    assert hasher.hexdigest(len(content)) == hashlib.md5(content).hexdigest()
+    assert read_back == [MIB]
+
+
+def test_where_the_network_is_the_limit_writers_ahead_of_the_front_never_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("nrpfiles._trailing_hasher._MAX_AHEAD", MIB)
+    content = random.Random(9).randbytes(8 * MIB)
+    read_back: list[int] = []
+    writer = MemorySink().open(len(content))
+    hasher = TrailingHasher(_counting(writer.read_back, read_back))
+    for start in (0, MIB):  # the front, hashed as it comes
+        _write(writer, hasher, content, start)
+        hasher.advance(start + MIB)
+    # The range ahead: one MiB kept in memory, the rest left on the sink, no waiting.
+    assert all(_write(writer, hasher, content, start) for start in range(4 * MIB, 8 * MIB, MIB))
+    for start in (2 * MIB, 3 * MIB):
+        _write(writer, hasher, content, start)
+        hasher.advance(start + MIB)
+    assert hasher.hexdigest(len(content)) == hashlib.md5(content).hexdigest()
+    assert sum(read_back) == 3 * MIB
+
+
+def test_a_copying_hasher_holds_copies_the_writer_may_reuse_its_buffer_after_offering(
+    copy_chunks: bool,
+) -> None:
+    if not copy_chunks:
+        pytest.skip("chunks held as they are belong to the hasher once offered")
+    content = random.Random(10).randbytes(4 * MIB)
+    writer = MemorySink().open(len(content))
+    read_back: list[int] = []
+    hasher = TrailingHasher(_counting(writer.read_back, read_back), copy_chunks=True)
+    buffer = bytearray(MIB)
+    for start in range(0, len(content), MIB):
+        buffer[:] = content[start : start + MIB]
+        writer.write_at(start, bytes(buffer))
+        assert hasher.offer(start, buffer)  # type: ignore[arg-type]
+        hasher.advance(start + MIB)
+    buffer[:] = bytes(MIB)  # what it held is not the writer's any more
+    assert hasher.hexdigest(len(content)) == hashlib.md5(content).hexdigest()
+    assert read_back == []
+
+
+@pytest.mark.parametrize("chunk_size", [16 << 10, MIB + 1])
+def test_chunks_no_slot_takes_are_read_back_and_no_writer_waits_for_them(
+    copy_chunks: bool, chunk_size: int
+) -> None:
+    """Small chunks (a slow link's) use up the slots before a batch is final; big ones fit none."""
+    if not copy_chunks:
+        pytest.skip("only a copying hasher has slots")
+    content = random.Random(11).randbytes(3 * MIB + 5)
+    writer = MemorySink().open(len(content))
+    read_back: list[int] = []
+    hasher = TrailingHasher(_counting(writer.read_back, read_back), copy_chunks=True)
+    for start in range(0, len(content), chunk_size):
+        chunk = content[start : start + chunk_size]
+        writer.write_at(start, chunk)
+        if not hasher.offer(start, chunk):
+            hasher.put(start, chunk)  # returns: the hasher frees slots or takes none
+        hasher.advance(start + len(chunk))
+    assert hasher.hexdigest(len(content)) == hashlib.md5(content).hexdigest()
+    assert read_back

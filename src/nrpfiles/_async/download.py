@@ -12,15 +12,17 @@ import httpx
 
 from nrpfiles._async.http import AsyncHttp
 from nrpfiles._async.waves import async_in_waves
-from nrpfiles._checksums import ExpectedChecksum, TrailingHasher, expected_checksum
+from nrpfiles._checksums import ExpectedChecksum, expected_checksum
 from nrpfiles._concurrency import (
     AsyncJob,
     async_gather,
+    async_ranges_on_threads,
     async_run_in_thread,
     async_sleep,
     async_stop_point,
 )
 from nrpfiles._partial_download import ResumableFileWriter, ResumePoint, open_download_writer
+from nrpfiles._trailing_hasher import TrailingHasher
 from nrpfiles._transfer_plan import DEFAULT_PARALLEL_PARTS, download_ranges
 from nrpfiles._urls import same_origin
 from nrpfiles._widening import Widening
@@ -139,7 +141,13 @@ class AsyncDownloader:
         resumed: ResumePoint | None,
     ) -> None:
         hasher = (
-            None if expected is None else TrailingHasher(writer.read_back, expected.new_digest())
+            None
+            if expected is None
+            else TrailingHasher(
+                writer.read_back,
+                expected.new_digest(),
+                copy_chunks=async_ranges_on_threads() and len(spans) > 1,
+            )
         )
         start = 0 if resumed is None else resumed.bytes_on_disk
         if resumed is not None:

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 4fa478d73e2543eabe99cd4857d0b2da10708a344ee23e4f998b162d09e8b7f8
+# body-sha256: 1851a6be47c9a61ab58c6697cdd4b660ce4cc66d6876b52f066c563e8f09d646
 """Downloads: one stream or parallel ranges, resumed where they break, verified before publishing."""
 
 from __future__ import annotations
@@ -14,15 +14,17 @@ import httpx
 
 from nrpfiles._sync.http import Http
 from nrpfiles._sync.waves import in_waves
-from nrpfiles._checksums import ExpectedChecksum, TrailingHasher, expected_checksum
+from nrpfiles._checksums import ExpectedChecksum, expected_checksum
 from nrpfiles._concurrency import (
     Job,
     gather,
+    ranges_on_threads,
     run_in_thread,
     sleep,
     stop_point,
 )
 from nrpfiles._partial_download import ResumableFileWriter, ResumePoint, open_download_writer
+from nrpfiles._trailing_hasher import TrailingHasher
 from nrpfiles._transfer_plan import DEFAULT_PARALLEL_PARTS, download_ranges
 from nrpfiles._urls import same_origin
 from nrpfiles._widening import Widening
@@ -141,7 +143,13 @@ class Downloader:
         resumed: ResumePoint | None,
     ) -> None:
         hasher = (
-            None if expected is None else TrailingHasher(writer.read_back, expected.new_digest())
+            None
+            if expected is None
+            else TrailingHasher(
+                writer.read_back,
+                expected.new_digest(),
+                copy_chunks=ranges_on_threads() and len(spans) > 1,
+            )
         )
         start = 0 if resumed is None else resumed.bytes_on_disk
         if resumed is not None:
