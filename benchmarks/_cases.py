@@ -356,34 +356,41 @@ def measure_small_files(
     group: Group, repository: Repository, directory: Path, reference: bool
 ) -> None:
     clients = ["sync", "async"] + (["nrp-cmd"] if reference else [])
-    for client in clients:
-        for limit in LIMITS:
-            settle()
-            target = WORK / "small-downloaded"
+    # Clients take turns, first in a different order at each limit: a server that
+    # slows down or warms up over the group (a database growing with every draft,
+    # storage reclaiming the big files' space) then weighs on each of them alike.
+    runs = [
+        (client, limit)
+        for turn, limit in enumerate(LIMITS)
+        for client in clients[turn % len(clients) :] + clients[: turn % len(clients)]
+    ]
+    for client, limit in runs:
+        settle()
+        target = WORK / "small-downloaded"
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir()
+        draft = repository.new_draft("small files")
+        job = {
+            "url": repository.url,
+            "token": repository.token,
+            "op": "small",
+            "flavour": client,
+            "limit": limit,
+            "record": draft,
+            "source": str(directory),
+            "target": str(target),
+        }
+        try:
+            result = run_job(job, reference=client == "nrp-cmd")
+        except RuntimeError as error:
+            group.errors[(client, "small", str(limit))] = str(error)
+            continue
+        finally:
             shutil.rmtree(target, ignore_errors=True)
-            target.mkdir()
-            draft = repository.new_draft("small files")
-            job = {
-                "url": repository.url,
-                "token": repository.token,
-                "op": "small",
-                "flavour": client,
-                "limit": limit,
-                "record": draft,
-                "source": str(directory),
-                "target": str(target),
-            }
-            try:
-                result = run_job(job, reference=client == "nrp-cmd")
-            except RuntimeError as error:
-                group.errors[(client, "small", str(limit))] = str(error)
-                continue
-            finally:
-                shutil.rmtree(target, ignore_errors=True)
-                repository.delete_draft(draft)
-            count = group.small_count
-            group.small[(client, limit)] = (
-                count / result["upload_seconds"],
-                count / result["download_seconds"],
-            )
+            repository.delete_draft(draft)
+        count = group.small_count
+        group.small[(client, limit)] = (
+            count / result["upload_seconds"],
+            count / result["download_seconds"],
+        )
     print(f"  {group.name}: small files done", file=sys.stderr)
