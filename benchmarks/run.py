@@ -77,7 +77,7 @@ def _groups(args: argparse.Namespace) -> Iterator[tuple[Group, Server, dict[str,
         yield (
             Group(f"invenio-{storage}", f"The real InvenioRDM 14 ({storage} storage)",
                   "the server: InvenioRDM's own request handling, far below the client's",
-                  REAL_INVENIO_SIZE, 1, REAL_INVENIO_SMALL_FILES, modes=("single", "auto"),
+                  REAL_INVENIO_SIZE, rounds, REAL_INVENIO_SMALL_FILES, modes=("single", "auto"),
                   # it answers 413 to any request body above 100 MiB: no single upload
                   upload_modes=("parallel", "auto"), in_parts=True),
             lambda storage=storage: real_invenio(storage),  # type: ignore[misc]
