@@ -140,9 +140,15 @@ class FaultyServer:
         self.moved += max(0, done - self._last)
         self._last = done
         self._furthest = max(self._furthest, done)
-        phase = self._furthest // self._every
-        if phase > self._phase:
-            self._switch_to(phase)
+        # One phase at a time, and only once the current one has shown its status:
+        # parallel streams can carry the bytes past several thresholds between two
+        # requests, and a phase no request met would test nothing.
+        if self._furthest // self._every > self._phase and self._phase_has_erred():
+            self._switch_to(self._phase + 1)
+
+    def _phase_has_erred(self) -> bool:
+        status = "429" if self._phase % 2 == 1 else "503"
+        return self._repo.faults.injected.get(status, 0) > 0
 
     def stop(self) -> Counter[str]:
         self.injected.update(self._repo.faults.injected)

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_reliability.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 4b32602b2568ecbd127af66929da7d76dc9d1e74af8b2108a65b1d87afa3fb32
+# body-sha256: f35e1216727c52f452b48116ad280e9851142647bc54a2d556cd76beb9e5cf32
 """Nothing lost: transfers survive faults, fail cleanly when they cannot, and stop cleanly.
 
 The fault cases run on every server: the local repository injects its own
@@ -142,9 +142,15 @@ class FaultyServer:
         self.moved += max(0, done - self._last)
         self._last = done
         self._furthest = max(self._furthest, done)
-        phase = self._furthest // self._every
-        if phase > self._phase:
-            self._switch_to(phase)
+        # One phase at a time, and only once the current one has shown its status:
+        # parallel streams can carry the bytes past several thresholds between two
+        # requests, and a phase no request met would test nothing.
+        if self._furthest // self._every > self._phase and self._phase_has_erred():
+            self._switch_to(self._phase + 1)
+
+    def _phase_has_erred(self) -> bool:
+        status = "429" if self._phase % 2 == 1 else "503"
+        return self._repo.faults.injected.get(status, 0) > 0
 
     def stop(self) -> Counter[str]:
         self.injected.update(self._repo.faults.injected)
