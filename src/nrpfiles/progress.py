@@ -37,6 +37,7 @@ from nrpfiles._pacing import pacing_observer
 __all__ = [
     "Progress",
     "ProgressCallback",
+    "ProgressShare",
     "ProgressSpec",
     "in_ipython_kernel",
     "open_progress",
@@ -166,6 +167,34 @@ class _CallbackProgress(Progress):
 
     def _report_locked(self, *, reset: bool = False) -> None:
         self._callback(self._done, self._total)
+
+
+class ProgressShare(Progress):
+    """One transfer's share of a progress several transfers feed: its bytes move the whole.
+
+    A share taken back (a restarted transfer) takes its bytes back from the
+    whole, not the others'. ``report`` is the share as a progress callback.
+    """
+
+    def __init__(self, whole: Progress) -> None:
+        super().__init__()
+        self._whole = whole
+
+    def advance(self, n: int) -> None:
+        with self._lock:
+            self._done += n
+        self._whole.advance(n)
+
+    def reset_to(self, n: int) -> None:
+        with self._lock:
+            change, self._done = n - self._done, n
+        self._whole.advance(change)
+
+    def paced(self, seconds: float) -> None:
+        self._whole.paced(seconds)
+
+    def report(self, done: int, total: int | None) -> None:
+        self.reset_to(done)
 
 
 def _notebook_bar_class() -> type[tqdm[Any]]:

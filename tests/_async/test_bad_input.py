@@ -81,6 +81,29 @@ async def test_bad_upload_input_is_refused_before_any_request(
 
 
 @pytest.mark.parametrize(
+    ("sources", "metadata", "transfer_type", "error", "message"),
+    [
+        ([("a", b"x")], None, "auto", TypeError, "mapping of keys"),
+        ({"a": b"x"}, {"b": {"title": "B"}}, "auto", ValueError, "not uploaded: \\['b'\\]"),
+        ({"a": b"x", "": b"y"}, None, "auto", ValueError, "cannot be empty"),
+        ({"a": b"x", "b": "https://example.org/b.csv"}, None, "auto", ValueError, "is a URL"),
+        ({"a": b"x"}, None, "url-fetch", ValueError, "local data"),
+        ({"a": b"x"}, None, "carrier-pigeon", ValueError, "unknown transfer type"),
+        ({"a": b"x", "b": "missing.csv"}, None, "auto", FileNotFoundError, "missing.csv"),
+        ({"a": b"x", "b": None}, None, "auto", TypeError, "not NoneType"),
+    ],
+)
+async def test_bad_input_to_upload_many_is_refused_before_any_request(
+    quiet_client, draft, tmp_path, sources, metadata, transfer_type, error, message
+):
+    if isinstance(sources, dict) and sources.get("b") == "missing.csv":
+        sources["b"] = str(tmp_path / "missing.csv")
+    with pytest.raises(error, match=message):
+        await quiet_client.files.upload_many(draft, sources, metadata, transfer_type)
+    assert no_request_was_sent(quiet_client)
+
+
+@pytest.mark.parametrize(
     "record",
     [
         "",

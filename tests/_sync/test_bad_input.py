@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_bad_input.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 7afe00b6982e11f8dca0798c88f1f9a6e091cc2d933919fd8b8bf52376315933
+# body-sha256: bcf8240aadf38b25934acf002cb8e857342555318196a97f2822592a194d8d83
 """Bad input is refused with a clear error before any request reaches the repository.
 
 Each case runs on a client that has not talked to the repository yet, watched by
@@ -79,6 +79,29 @@ def test_bad_upload_input_is_refused_before_any_request(
         source = str(tmp_path / "missing.csv")
     with pytest.raises(error, match=message):
         quiet_client.files.upload(draft, key, {}, source, transfer_type, transfer_metadata)
+    assert no_request_was_sent(quiet_client)
+
+
+@pytest.mark.parametrize(
+    ("sources", "metadata", "transfer_type", "error", "message"),
+    [
+        ([("a", b"x")], None, "auto", TypeError, "mapping of keys"),
+        ({"a": b"x"}, {"b": {"title": "B"}}, "auto", ValueError, "not uploaded: \\['b'\\]"),
+        ({"a": b"x", "": b"y"}, None, "auto", ValueError, "cannot be empty"),
+        ({"a": b"x", "b": "https://example.org/b.csv"}, None, "auto", ValueError, "is a URL"),
+        ({"a": b"x"}, None, "url-fetch", ValueError, "local data"),
+        ({"a": b"x"}, None, "carrier-pigeon", ValueError, "unknown transfer type"),
+        ({"a": b"x", "b": "missing.csv"}, None, "auto", FileNotFoundError, "missing.csv"),
+        ({"a": b"x", "b": None}, None, "auto", TypeError, "not NoneType"),
+    ],
+)
+def test_bad_input_to_upload_many_is_refused_before_any_request(
+    quiet_client, draft, tmp_path, sources, metadata, transfer_type, error, message
+):
+    if isinstance(sources, dict) and sources.get("b") == "missing.csv":
+        sources["b"] = str(tmp_path / "missing.csv")
+    with pytest.raises(error, match=message):
+        quiet_client.files.upload_many(draft, sources, metadata, transfer_type)
     assert no_request_was_sent(quiet_client)
 
 

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from nrpfiles.progress import Progress, open_progress, progress_disabled
+from nrpfiles.progress import Progress, ProgressShare, open_progress, progress_disabled
 
 
 class Terminal(io.StringIO):
@@ -86,6 +86,19 @@ def test_retried_bytes_are_taken_back(monkeypatch: pytest.MonkeyPatch) -> None:
         bar.advance(8)
     (summary,) = final_lines(terminal.getvalue())
     assert summary.startswith("retrying: 100%")
+
+
+def test_shares_add_up_and_a_restarted_share_takes_back_only_its_own_bytes() -> None:
+    seen: list[tuple[int, int | None]] = []
+    with open_progress(lambda done, total: seen.append((done, total)), total=30) as whole:
+        first, second = ProgressShare(whole), ProgressShare(whole)
+        first.advance(8)
+        second.advance(10)
+        first.reset_to(0)  # the first transfer starts over
+        first.advance(20)
+        second.report(10, 10)  # as a callback, a share reports its running total
+    assert [done for done, _ in seen] == [0, 8, 18, 10, 30]
+    assert (first.done, second.done, whole.done) == (20, 10, 30)
 
 
 def test_callback_zero_byte_transfer_still_reports() -> None:

@@ -46,7 +46,7 @@ from nrpfiles.errors import (
     TransferError,
 )
 from nrpfiles.limits import async_slot
-from nrpfiles.models import File, structure
+from nrpfiles.models import File, FilesList, structure
 from nrpfiles.progress import Progress, ProgressSpec, open_progress
 from nrpfiles.streams import DataSource, FileSource
 
@@ -104,13 +104,7 @@ class AsyncUploader:
                 return await self._fetch(files_url, key, metadata, source_url, transfer_metadata)
             return await self._remote(files_url, key, metadata, source_url, transfer_metadata)
         size = source.size
-        if self._max_file_size is not None and size > self._max_file_size:
-            raise LimitExceededError(
-                f"{key!r} ({size:,} bytes) is larger than the {self._max_file_size:,} bytes "
-                "the configuration allows for one file of this repository; nothing was sent",
-                limit="file size",
-                key=key,
-            )
+        self.check_size(key, size)
         adaptive = wire_type == AUTO
         wire_type = choose_upload_transfer(wire_type, size, offered)
         resumable = resume and isinstance(source, FileSource)
@@ -140,23 +134,40 @@ class AsyncUploader:
                         bar.reset_to(0)
                 if entry is None:
                     sending = sending.hashing_whole()
-                    entry = await self._local(files_url, key, metadata, sending, bar, overwrite)
+                    entry = await self.send_local(
+                        files_url, key, metadata, sending, bar, overwrite=overwrite
+                    )
         return entry
+
+    def check_size(self, key: str, size: int) -> None:
+        if self._max_file_size is not None and size > self._max_file_size:
+            raise LimitExceededError(
+                f"{key!r} ({size:,} bytes) is larger than the {self._max_file_size:,} bytes "
+                "the configuration allows for one file of this repository; nothing was sent",
+                limit="file size",
+                key=key,
+            )
 
     # -- the transfer types ----------------------------------------------------------
 
-    async def _local(
+    async def send_local(
         self,
         files_url: str,
         key: str,
         metadata: dict[str, Any],
         sending: Sending,
         bar: Progress,
+        *,
         overwrite: bool,
+        created: File | None = None,
     ) -> File:
+        """Send the whole source in one request, to ``created`` or to an entry made now."""
         rounds = self._http.policy.attempts
         for round_ in range(1, rounds + 1):
-            entry = await self.init(files_url, {"key": key, "metadata": metadata}, overwrite)
+            entry = created or await self.init(
+                files_url, {"key": key, "metadata": metadata}, overwrite
+            )
+            created = None  # a later round makes its own
             async with CleanupOnFailure(self, entry):
                 content_url = entry.links.content or f"{entry_url(entry)}/content"
                 try:
@@ -295,9 +306,14 @@ class AsyncUploader:
     async def _create_entry(
         self, files_url: str, entry: dict[str, Any]
     ) -> tuple[Any, httpx.Response]:
-        # Safe to repeat: if a lost answer hid a success, the retry finds the key
-        # taken by an unfinished entry, which _init replaces.
-        return await self._http.request_json("POST", files_url, json=[entry], idempotent=True)
+        return await self.create_entries(files_url, [entry])
+
+    async def create_entries(
+        self, files_url: str, entries: list[dict[str, Any]]
+    ) -> tuple[Any, httpx.Response]:
+        # Safe to repeat: if a lost answer hid a success, the retry finds the keys
+        # taken by unfinished entries, which init replaces.
+        return await self._http.request_json("POST", files_url, json=entries, idempotent=True)
 
     async def read_entry(self, files_url: str, key: str) -> File | None:
         """The entry under ``key`` with all its links (part links too); None when absent."""
@@ -310,6 +326,11 @@ class AsyncUploader:
     async def _existing(self, files_url: str, key: str) -> File | None:
         body, _ = await self._http.request_json("GET", files_url)
         return entry_of(body, key)
+
+    async def entries(self, files_url: str) -> dict[str, File]:
+        """Every entry of the draft, by key."""
+        body, _ = await self._http.request_json("GET", files_url)
+        return {file.key: file for file in structure(body, FilesList)}
 
     async def commit_verified(self, entry: File, sending: Sending) -> File:
         """Commit once the source's checksums are known, then compare: all while cleanup guards.

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/upload.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 982447dc44e3cc9a29f9b612f27d1be1ddd908db819c8c2644d58088e9dc57c9
+# body-sha256: 033d6e4c3157cd024c54d00ea787888cd63af24def688bed54c4b994097767b6
 """Uploads: local (L), multipart (M), url-fetch (F) and remote (R), verified and cleaned up."""
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from nrpfiles.errors import (
     TransferError,
 )
 from nrpfiles.limits import slot
-from nrpfiles.models import File, structure
+from nrpfiles.models import File, FilesList, structure
 from nrpfiles.progress import Progress, ProgressSpec, open_progress
 from nrpfiles.streams import DataSource, FileSource
 
@@ -106,13 +106,7 @@ class Uploader:
                 return self._fetch(files_url, key, metadata, source_url, transfer_metadata)
             return self._remote(files_url, key, metadata, source_url, transfer_metadata)
         size = source.size
-        if self._max_file_size is not None and size > self._max_file_size:
-            raise LimitExceededError(
-                f"{key!r} ({size:,} bytes) is larger than the {self._max_file_size:,} bytes "
-                "the configuration allows for one file of this repository; nothing was sent",
-                limit="file size",
-                key=key,
-            )
+        self.check_size(key, size)
         adaptive = wire_type == AUTO
         wire_type = choose_upload_transfer(wire_type, size, offered)
         resumable = resume and isinstance(source, FileSource)
@@ -142,23 +136,40 @@ class Uploader:
                         bar.reset_to(0)
                 if entry is None:
                     sending = sending.hashing_whole()
-                    entry = self._local(files_url, key, metadata, sending, bar, overwrite)
+                    entry = self.send_local(
+                        files_url, key, metadata, sending, bar, overwrite=overwrite
+                    )
         return entry
+
+    def check_size(self, key: str, size: int) -> None:
+        if self._max_file_size is not None and size > self._max_file_size:
+            raise LimitExceededError(
+                f"{key!r} ({size:,} bytes) is larger than the {self._max_file_size:,} bytes "
+                "the configuration allows for one file of this repository; nothing was sent",
+                limit="file size",
+                key=key,
+            )
 
     # -- the transfer types ----------------------------------------------------------
 
-    def _local(
+    def send_local(
         self,
         files_url: str,
         key: str,
         metadata: dict[str, Any],
         sending: Sending,
         bar: Progress,
+        *,
         overwrite: bool,
+        created: File | None = None,
     ) -> File:
+        """Send the whole source in one request, to ``created`` or to an entry made now."""
         rounds = self._http.policy.attempts
         for round_ in range(1, rounds + 1):
-            entry = self.init(files_url, {"key": key, "metadata": metadata}, overwrite)
+            entry = created or self.init(
+                files_url, {"key": key, "metadata": metadata}, overwrite
+            )
+            created = None  # a later round makes its own
             with CleanupOnFailure(self, entry):
                 content_url = entry.links.content or f"{entry_url(entry)}/content"
                 try:
@@ -297,9 +308,14 @@ class Uploader:
     def _create_entry(
         self, files_url: str, entry: dict[str, Any]
     ) -> tuple[Any, httpx.Response]:
-        # Safe to repeat: if a lost answer hid a success, the retry finds the key
-        # taken by an unfinished entry, which _init replaces.
-        return self._http.request_json("POST", files_url, json=[entry], idempotent=True)
+        return self.create_entries(files_url, [entry])
+
+    def create_entries(
+        self, files_url: str, entries: list[dict[str, Any]]
+    ) -> tuple[Any, httpx.Response]:
+        # Safe to repeat: if a lost answer hid a success, the retry finds the keys
+        # taken by unfinished entries, which init replaces.
+        return self._http.request_json("POST", files_url, json=entries, idempotent=True)
 
     def read_entry(self, files_url: str, key: str) -> File | None:
         """The entry under ``key`` with all its links (part links too); None when absent."""
@@ -312,6 +328,11 @@ class Uploader:
     def _existing(self, files_url: str, key: str) -> File | None:
         body, _ = self._http.request_json("GET", files_url)
         return entry_of(body, key)
+
+    def entries(self, files_url: str) -> dict[str, File]:
+        """Every entry of the draft, by key."""
+        body, _ = self._http.request_json("GET", files_url)
+        return {file.key: file for file in structure(body, FilesList)}
 
     def commit_verified(self, entry: File, sending: Sending) -> File:
         """Commit once the source's checksums are known, then compare: all while cleanup guards.
