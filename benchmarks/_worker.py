@@ -17,7 +17,6 @@ import json
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -101,17 +100,10 @@ def _sync(job: dict[str, Any], measure: dict[str, float]) -> None:
 
 
 def _sync_small(client: Any, record: Any, job: dict[str, Any], measure: dict[str, float]) -> None:
-    sources = sorted(Path(job["source"]).iterdir())
-    target = Path(job["target"])
+    sources, target = small_files(job)
     with limit_connections(job["limit"]), ThreadPoolExecutor(job["limit"]) as pool:
         measure.update(start())
-        jobs = [
-            pool.submit(
-                contextvars.copy_context().run, client.files.upload, record, path.name, source=path
-            )
-            for path in sources
-        ]
-        files = [future.result() for future in jobs]
+        files = client.files.upload_many(record, {path.name: path for path in sources})
         measure["upload_seconds"] = time.perf_counter() - measure["start"]
         begin = time.perf_counter()
         jobs = [
@@ -145,8 +137,8 @@ async def _async(job: dict[str, Any], measure: dict[str, float]) -> None:
             sources, target = small_files(job)
             with limit_connections(job["limit"]):
                 measure.update(start())
-                files = await asyncio.gather(
-                    *(client.files.upload(record, path.name, source=path) for path in sources)
+                files = await client.files.upload_many(
+                    record, {path.name: path for path in sources}
                 )
                 measure["upload_seconds"] = time.perf_counter() - measure["start"]
                 begin = time.perf_counter()
