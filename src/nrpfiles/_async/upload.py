@@ -273,7 +273,7 @@ class AsyncUploader:
         rounds = self._http.policy.attempts
         for _ in range(rounds):
             try:
-                body, _ = await self._create_entry(files_url, entry)
+                body, _ = await self.create_entries(files_url, [entry])
                 break
             except RepositoryClientError as error:
                 limit = limit_refusal(error, key, entry.get("size"))
@@ -302,11 +302,6 @@ class AsyncUploader:
         if created is None:
             raise TransferError(f"the repository did not list {key!r} after creating it", key=key)
         return created
-
-    async def _create_entry(
-        self, files_url: str, entry: dict[str, Any]
-    ) -> tuple[Any, httpx.Response]:
-        return await self.create_entries(files_url, [entry])
 
     async def create_entries(
         self, files_url: str, entries: list[dict[str, Any]]

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/upload.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 033d6e4c3157cd024c54d00ea787888cd63af24def688bed54c4b994097767b6
+# body-sha256: 78c6c0f4b96a7d379d66de5043dca8192a0369b076a94f5117eefb28c189b036
 """Uploads: local (L), multipart (M), url-fetch (F) and remote (R), verified and cleaned up."""
 
 from __future__ import annotations
@@ -275,7 +275,7 @@ class Uploader:
         rounds = self._http.policy.attempts
         for _ in range(rounds):
             try:
-                body, _ = self._create_entry(files_url, entry)
+                body, _ = self.create_entries(files_url, [entry])
                 break
             except RepositoryClientError as error:
                 limit = limit_refusal(error, key, entry.get("size"))
@@ -304,11 +304,6 @@ class Uploader:
         if created is None:
             raise TransferError(f"the repository did not list {key!r} after creating it", key=key)
         return created
-
-    def _create_entry(
-        self, files_url: str, entry: dict[str, Any]
-    ) -> tuple[Any, httpx.Response]:
-        return self.create_entries(files_url, [entry])
 
     def create_entries(
         self, files_url: str, entries: list[dict[str, Any]]
