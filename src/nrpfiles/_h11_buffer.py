@@ -1,13 +1,15 @@
 """h11's receive buffer, handing response bodies over without copying them twice more.
 
-h11 0.16 copies each body byte three times in its receive buffer: into the
-buffer, into a slice that only checks the buffer is not empty, and into the
-slice it returns (httpcore then makes bytes of it, a fourth). With the socket
-read 1 MiB at a time, those copies, made under the GIL, cost a download about a
-third of its CPU in Python and keep the hashing thread waiting for the GIL. When
-a body read may take everything buffered, which is the usual case, the buffer
-here hands over its bytearray itself and starts a new one; any other read is
-h11's own. The bytes and the events are the same.
+h11 0.16 copies each body byte twice in its receive buffer: into the buffer,
+and into the slice it returns; httpcore then makes bytes of that slice, a third
+copy. With the socket read 1 MiB at a time, those copies, made under the GIL,
+cost a download about a third of its CPU in Python and keep the hashing thread
+waiting for the GIL. The buffer here keeps the bytes a read brought as they
+came when it held nothing else (the usual case for a body), and when a body read
+may take everything buffered it hands that object itself over and starts
+anew: httpcore's ``bytes()`` of it is then no copy either. Any other read (the
+status line, headers, a read cut short by Content-Length) is h11's own, on a
+bytearray made at that moment. The bytes and the events are the same.
 
 Only connections of our own clients get it (``nrpfiles._pool`` installs it once
 per connection, after the connection's first response has begun), and only
@@ -28,8 +30,28 @@ except ImportError:  # pragma: no cover - a future h11 without it: stock reads
 if ReceiveBuffer is not None:
 
     class LeanReceiveBuffer(ReceiveBuffer):
-        def maybe_extract_at_most(self, count: int) -> bytearray | None:
-            data: bytearray = self._data
+        # bytes while it holds exactly what one read brought, else h11's bytearray
+        _data: bytes | bytearray  # type: ignore[assignment]
+
+        def __iadd__(self, byteslike: bytes | bytearray) -> LeanReceiveBuffer:
+            if not self._data and type(byteslike) is bytes:
+                self._data = byteslike  # immutable: safe to hold without a copy
+                return self
+            held = self._mutable()
+            held += byteslike
+            return self
+
+        def _mutable(self) -> bytearray:
+            if type(self._data) is not bytearray:
+                self._data = bytearray(self._data)
+            return self._data
+
+        def _extract(self, count: int) -> bytearray:
+            self._mutable()  # h11 deletes from the front and edits the lines it returns
+            return super()._extract(count)
+
+        def maybe_extract_at_most(self, count: int) -> bytes | bytearray | None:  # type: ignore[override]
+            data = self._data
             if not data:
                 return None
             if count < len(data):

@@ -73,17 +73,35 @@ def test_the_lean_buffer_gives_the_events_h11_gives(pieces: list[int]) -> None:
     ]
 
 
-def test_a_body_read_takes_the_buffered_bytes_without_copying_them() -> None:
+def test_a_body_read_takes_the_bytes_a_socket_read_brought_without_copying_them() -> None:
     buffer = LeanReceiveBuffer()
-    buffer += b"a" * 1000
-    held = buffer._data
+    read = b"a" * 1000
+    buffer += read
     taken = buffer.maybe_extract_at_most(5000)
-    assert taken is held and len(buffer) == 0
+    assert taken is read and len(buffer) == 0  # and bytes(taken), httpcore's, is no copy
     buffer += b"xyz"
     assert buffer.maybe_extract_at_most(2) == b"xy"
     assert bytes(buffer) == b"z"
-    assert buffer.maybe_extract_at_most(10) == b"z"
+    buffer += b"w"
+    assert buffer.maybe_extract_at_most(10) == b"zw"
     assert buffer.maybe_extract_at_most(10) is None
+
+
+def test_a_mutable_read_is_copied_not_held() -> None:
+    buffer = LeanReceiveBuffer()
+    read = bytearray(b"abc")
+    buffer += read
+    read[:] = b"xyz"
+    assert buffer.maybe_extract_at_most(10) == b"abc"
+
+
+def test_header_lines_come_as_h11_edits_them_after_a_body_sized_read() -> None:
+    buffer = LeanReceiveBuffer()
+    buffer += b"HTTP/1.1 200 OK\r\nA: b\r\n\r\nbody"
+    lines = buffer.maybe_extract_lines()
+    assert lines == [b"HTTP/1.1 200 OK", b"A: b"]
+    assert all(type(line) is bytearray for line in lines or [])
+    assert buffer.maybe_extract_at_most(100) == b"body"
 
 
 def test_connections_without_h11_are_left_alone() -> None:
