@@ -2,10 +2,13 @@
 
 A resumable download writes into ``<target>.nrpfiles-partial`` and keeps beside
 it ``<target>.nrpfiles-partial.json``, naming the remote file (content URL,
-size, checksum, ETag) and how far each byte range has got. The sidecar is
-rewritten (atomically) every few MiB, always after the bytes it counts were
-written, so it never claims more than the partial file holds, also when the
-process is killed. The next download to the same target reads it back and
+size, checksum, ETag) and how far each byte range has got. Every few MiB the
+state is appended to the sidecar as one more line, always after the bytes it
+counts were written, so it never claims more than the partial file holds, also
+when the process is killed: a kill can tear only the line being appended, and
+the line before it stands. Appending is one write; replacing the file, as a
+save did before, cost an ext4 disk about 0.3 ms, a tenth of a fast download's
+time. Every so many lines the sidecar is replaced (atomically) by its last. The next download to the same target reads it back and
 continues where the ranges stopped, if the remote file is still the same one.
 
 Nothing here does network I/O; both flavours share it.
@@ -45,11 +48,14 @@ except ImportError:  # Windows: no advisory locks, one download per target is on
     fcntl = None  # type: ignore[assignment]
 
 logger = logging.getLogger("nrpfiles")
+_BINARY = getattr(os, "O_BINARY", 0)
 
 SIDECAR_SUFFIX = f"{PARTIAL_SUFFIX}.json"
 SIDECAR_FORMAT = "nrpfiles-partial-download/1"
 # How many new bytes between two sidecar saves: what a kill can cost at most, per file.
 _SAVE_EVERY = 4 << 20
+# Lines a sidecar grows to before it is replaced by its last one (about 300 KiB at 128 ranges).
+_LINES_PER_SIDECAR = 64
 
 # (start, end, bytes written from start) of each range; end None while the size is unknown
 RangeState = tuple[int, int | None, int]
@@ -126,7 +132,7 @@ def _read_resume_point(target: Path, remote: RemoteFile, on_disk: int) -> Resume
     if not sidecar.exists():
         return None
     try:
-        saved = json.loads(sidecar.read_text(encoding="utf-8"))
+        saved = _last_document(sidecar.read_text(encoding="utf-8"))
         if saved.get("format") != SIDECAR_FORMAT:
             raise ValueError(f"unknown format {saved.get('format')!r}")
         previous = RemoteFile(
@@ -157,6 +163,14 @@ def _read_resume_point(target: Path, remote: RemoteFile, on_disk: int) -> Resume
         )
         return None
     return ResumePoint(ranges, previous.etag)
+
+
+def _last_document(text: str) -> Any:
+    """The last line that parses; a line torn by a kill, always the last, is passed over."""
+    for line in reversed(text.splitlines()):
+        with contextlib.suppress(ValueError):
+            return json.loads(line)
+    raise ValueError("no complete state in it")
 
 
 def discard(target: Path) -> None:
@@ -192,9 +206,12 @@ class ResumableFileWriter(SinkWriter):
         self.partial = partial_path(target)
         self._sidecar = sidecar_path(target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0)
+        flags = os.O_RDWR | os.O_CREAT | _BINARY
         self._fd = os.open(self.partial, flags, 0o666)
         self._state = "open"
+        self._save_lock = threading.Lock()
+        self._appending: int | None = None  # the sidecar, open for appending its next line
+        self._lines = 0
         self._write_lock = None if hasattr(os, "pwrite") else threading.Lock()
         self.resume_point: ResumePoint | None = None
         try:
@@ -215,7 +232,6 @@ class ResumableFileWriter(SinkWriter):
         except BaseException:
             self._close()
             raise
-        self._save_lock = threading.Lock()
         self._unsaved = 0
         self._snapshot: Callable[[], tuple[list[RangeState], str | None]] | None = None
         # whether a sidecar (or its replacement) may be on disk, to remove at commit
@@ -248,18 +264,38 @@ class ResumableFileWriter(SinkWriter):
         if self._snapshot is None or self._state != "open":
             return
         with self._save_lock:
+            if self._state != "open":
+                return
             ranges, etag = self._snapshot()
             document: dict[str, Any] = {
                 "format": SIDECAR_FORMAT,
                 **attrs.asdict(attrs.evolve(self._remote, etag=etag)),
                 "ranges": [list(state) for state in ranges],
             }
+            line = (json.dumps(document) + "\n").encode()
             if self._fsync:
                 os.fsync(self._fd)  # the bytes before the claim that they are there
             self._sidecar_written = True
-            temporary = _replacement(self._sidecar)
-            temporary.write_text(json.dumps(document), encoding="utf-8")
-            os.replace(temporary, self._sidecar)
+            if self._appending is None or self._lines >= _LINES_PER_SIDECAR:
+                self._replace_sidecar(line)
+            else:
+                rest = memoryview(line)
+                while rest:
+                    rest = rest[os.write(self._appending, rest) :]
+                self._lines += 1
+
+    def _replace_sidecar(self, line: bytes) -> None:
+        self._stop_appending()
+        temporary = _replacement(self._sidecar)
+        temporary.write_bytes(line)
+        os.replace(temporary, self._sidecar)
+        self._appending = os.open(self._sidecar, os.O_WRONLY | os.O_APPEND | _BINARY)
+        self._lines = 1
+
+    def _stop_appending(self) -> None:
+        if self._appending is not None:
+            os.close(self._appending)
+            self._appending = None
 
     # -- SinkWriter --------------------------------------------------------------------
 
@@ -309,13 +345,17 @@ class ResumableFileWriter(SinkWriter):
         if self._state == "committed":
             return
         if self._state == "open":
+            with self._save_lock:
+                self._stop_appending()  # Windows removes no open file
             discard(self.target)  # while locked, so no other download is using them
         self._close()
 
     def _close(self) -> None:
-        if self._state == "open":
-            self._state = "closed"
-            os.close(self._fd)  # also releases the lock
+        with self._save_lock:
+            self._stop_appending()
+            if self._state == "open":
+                self._state = "closed"
+                os.close(self._fd)  # also releases the lock
 
     def _require_open(self) -> None:
         if self._state != "open":

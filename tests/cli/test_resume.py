@@ -53,8 +53,9 @@ def ctrl_c_once(ready):
 
 def saved_bytes(sidecar):
     try:
-        return sum(written for _, _, written in json.loads(sidecar.read_text())["ranges"])
-    except (OSError, ValueError, KeyError):
+        last = sidecar.read_text().splitlines()[-1]  # a line a save, the newest last
+        return sum(written for _, _, written in json.loads(last)["ranges"])
+    except (OSError, ValueError, KeyError, IndexError):
         return 0
 
 

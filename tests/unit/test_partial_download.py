@@ -61,3 +61,48 @@ def test_a_large_download_writes_its_sidecar_at_once(tmp_path):
     assert sidecar_path(tmp_path / "a.bin").exists()  # a kill from now on resumes
     writer.discard()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_sidecar_grows_by_a_line_a_save_and_a_torn_last_line_is_passed_over(tmp_path):
+    size = 64 * MIB
+    written = [0]
+    writer = ResumableFileWriter(tmp_path / "a.bin", remote(MD5, size=size))
+    writer.follow(lambda: ([(0, size, written[0])], '"e"'))
+    sidecar = sidecar_path(tmp_path / "a.bin")
+    for _ in range(3):
+        writer.write_at(written[0], b"x" * (4 * MIB))
+        written[0] += 4 * MIB
+        writer.wrote(4 * MIB)
+    assert len(sidecar.read_text().splitlines()) == 4  # the first save and three more
+    writer.abort()  # one more line: where the bytes end
+    # A kill while the next line was being appended: only a piece of it is there.
+    with sidecar.open("a") as stream:
+        stream.write('{"format": "nrpfiles-partial-download/1", "ranges": [[0, 671')
+
+    again = ResumableFileWriter(tmp_path / "a.bin", remote(MD5, size=size, etag='"e"'))
+    assert again.resume_point is not None
+    assert again.resume_point.bytes_on_disk == 12 * MIB
+    again.discard()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_long_sidecar_is_replaced_by_its_last_line(tmp_path, monkeypatch):
+    import nrpfiles._partial_download as partial
+
+    monkeypatch.setattr(partial, "_LINES_PER_SIDECAR", 3)
+    size = 64 * MIB
+    written = [0]
+    writer = ResumableFileWriter(tmp_path / "a.bin", remote(MD5, size=size))
+    writer.follow(lambda: ([(0, size, written[0])], '"e"'))
+    sidecar = sidecar_path(tmp_path / "a.bin")
+    lines = []
+    for _ in range(5):
+        writer.write_at(written[0], b"x" * (4 * MIB))
+        written[0] += 4 * MIB
+        writer.wrote(4 * MIB)
+        lines.append(len(sidecar.read_text().splitlines()))
+    assert lines == [2, 3, 1, 2, 3]
+    writer.write_at(written[0], b"x" * (size - written[0]))
+    written[0] = size
+    writer.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]
