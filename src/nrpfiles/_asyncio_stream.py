@@ -4,10 +4,12 @@ anyio's socket stream pauses its transport after every receive and resumes it
 for the next one. Each read of a response body therefore waits for a fresh
 pass of the event loop (two passes and two epoll changes per read, plus a
 timeout scope), and returns one socket read at most. This stream keeps the
-transport reading into a buffer of its own while the caller writes and hashes
-what it got, up to a bound, so that a read mostly finds bytes waiting and
-takes them (up to 1 MiB) without a pass of the loop. Under trio the transports use
-anyio's stream as before.
+transport reading while the caller writes and hashes what it got, up to a
+bound, so that a read mostly finds bytes waiting and takes them without a pass
+of the loop. What it takes is the very bytes object a socket read made (up to
+1 MiB a read): received into a buffer of our own, every byte would be copied
+once more on its way out, under the GIL the thread hashing the download waits
+for. Under trio the transports use anyio's stream as before.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,30 +28,25 @@ from httpcore._utils import is_socket_readable
 # a few socket reads of a fast link, flat however large the response.
 _HIGH_WATER = 4 << 20
 _LOW_WATER = 1 << 20
-# The room offered to each socket read (recv_into).
+# What one socket read may bring (asyncio's transports read 256 KiB by default).
 _RECEIVE_ROOM = 1 << 20
 # httpcore reads response bodies this much at a time; smaller reads are protocol
 # handshakes and must not take more than they ask for.
 _BODY_READ = 64 << 10
-# What one body read may take of the buffer. Larger saves nothing (the next read
-# finds the rest without a pass of the loop) and copies longer under the GIL,
-# which the thread hashing the download then waits for.
-_LARGEST_READ = 1 << 20
 
 SocketOption = (
     tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
 )
 
 
-class _Protocol(asyncio.BufferedProtocol):
-    """Receives into one buffer; wakes the reader or writer waiting on it."""
+class _Protocol(asyncio.Protocol):
+    """Keeps what the transport received, as it came; wakes the reader or writer waiting on it."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
-        self._buffer = bytearray(_HIGH_WATER + _RECEIVE_ROOM)
-        self._view = memoryview(self._buffer)
-        self._start = 0
-        self._end = 0
+        self._chunks: deque[bytes] = deque()
+        self._taken = 0  # of the first chunk, by reads smaller than it
+        self.buffered = 0
         self.eof = False
         self.error: BaseException | None = None
         self.connection_closed = False
@@ -62,22 +60,12 @@ class _Protocol(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        if hasattr(transport, "max_size"):  # asyncio's socket transport: its recv() size
+            transport.max_size = _RECEIVE_ROOM
 
-    def get_buffer(self, sizehint: int) -> memoryview:
-        if self._start == self._end:
-            self._start = self._end = 0
-        elif len(self._buffer) - self._end < _RECEIVE_ROOM:
-            held = bytes(self._view[self._start : self._end])
-            if len(held) + _RECEIVE_ROOM > len(self._buffer):  # a TLS layer read past a pause
-                self._view.release()
-                self._buffer = bytearray(len(held) + _RECEIVE_ROOM)
-                self._view = memoryview(self._buffer)
-            self._buffer[: len(held)] = held
-            self._start, self._end = 0, len(held)
-        return self._view[self._end : self._end + _RECEIVE_ROOM]
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self._end += nbytes
+    def data_received(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self.buffered += len(data)
         if self.buffered >= _HIGH_WATER and not self._reading_paused and self.transport:
             self._reading_paused = True
             self.transport.pause_reading()
@@ -105,14 +93,19 @@ class _Protocol(asyncio.BufferedProtocol):
 
     # -- the stream's side -----------------------------------------------------------
 
-    @property
-    def buffered(self) -> int:
-        return self._end - self._start
-
     def take(self, max_bytes: int) -> bytes:
-        count = min(self.buffered, max_bytes)
-        data = bytes(self._view[self._start : self._start + count])
-        self._start += count
+        """What the oldest socket read brought, uncopied when ``max_bytes`` allows it all."""
+        first = self._chunks[0]
+        if not self._taken and len(first) <= max_bytes:
+            self._chunks.popleft()
+            data = first
+        else:
+            data = first[self._taken : self._taken + max_bytes]
+            self._taken += len(data)
+            if self._taken == len(first):
+                self._chunks.popleft()
+                self._taken = 0
+        self.buffered -= len(data)
         if self._reading_paused and self.buffered <= _LOW_WATER and self.transport:
             self._reading_paused = False
             self.transport.resume_reading()
@@ -180,7 +173,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             except TimeoutError:
                 raise httpcore.ReadTimeout("timed out waiting for the server") from None
         if protocol.buffered:
-            return protocol.take(_LARGEST_READ if max_bytes >= _BODY_READ else max_bytes)
+            return protocol.take(_RECEIVE_ROOM if max_bytes >= _BODY_READ else max_bytes)
         if protocol.error is not None:
             raise httpcore.ReadError(str(protocol.error) or repr(protocol.error))
         return b""  # the server closed the connection

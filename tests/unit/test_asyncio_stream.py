@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 import httpcore
 import pytest
 
-from nrpfiles._asyncio_stream import _HIGH_WATER, _LARGEST_READ, connect_tcp
+from nrpfiles._asyncio_stream import _HIGH_WATER, _RECEIVE_ROOM, _Protocol, connect_tcp
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -37,16 +37,30 @@ async def test_a_large_body_arrives_whole_and_in_order_in_bounded_reads() -> Non
     async with serving(send) as port:
         stream = await connect_tcp("127.0.0.1", port, 5.0, None, None)
         received = hashlib.md5()
-        total, largest = 0, 0
+        total, largest, most_held = 0, 0, 0
         while chunk := await stream.read(64 << 10, timeout=5.0):
             await asyncio.sleep(0.001)  # a slow consumer: the stream must stop reading ahead
+            most_held = max(most_held, stream._protocol.buffered)
             received.update(chunk)
             total += len(chunk)
             largest = max(largest, len(chunk))
         await stream.aclose()
     assert total == len(body)
     assert received.hexdigest() == hashlib.md5(body).hexdigest()
-    assert largest <= _LARGEST_READ
+    assert largest <= _RECEIVE_ROOM
+    assert 0 < most_held < _HIGH_WATER + _RECEIVE_ROOM
+
+
+def test_a_read_takes_what_a_socket_read_brought_without_copying_it() -> None:
+    protocol = _Protocol()
+    first, second = b"a" * 1000, b"b" * 10
+    protocol.data_received(first)
+    protocol.data_received(second)
+    assert protocol.take(64 << 10) is first
+    assert protocol.buffered == 10
+    # smaller reads than what arrived (handshakes) take only what they ask for
+    assert [protocol.take(4), protocol.take(4), protocol.take(4)] == [b"bbbb", b"bbbb", b"bb"]
+    assert protocol.buffered == 0
 
 
 async def test_a_short_read_takes_no_more_than_it_asks_for() -> None:
@@ -142,7 +156,7 @@ class _FlushingTransport(asyncio.Transport):
 
 
 async def test_closing_after_the_last_bytes_went_out_meanwhile_does_not_abort() -> None:
-    from nrpfiles._asyncio_stream import AsyncioStream, _Protocol
+    from nrpfiles._asyncio_stream import AsyncioStream
 
     protocol = _Protocol()
     transport = _FlushingTransport(protocol)
