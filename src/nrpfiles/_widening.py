@@ -7,13 +7,18 @@ cores). Which one holds is learnt from the transfer itself, not guessed from
 its size: parts go in waves, one at a time at first; each wave's throughput
 is measured, and one more part runs at once while that adds at least a tenth
 to the throughput of the width before. The first width that does not stays
-for the rest of the transfer, one narrower.
+for the rest of the transfer, one narrower. Waves shorter than a fifth of a
+second are measured together with the next at the same width: a fast link moves
+a wave of two 8 MiB ranges in about 10 ms, where a scheduling hiccup alone
+can make one width look a tenth faster than another.
 """
 
 from __future__ import annotations
 
 # What one more part at once must add to the throughput to be kept.
 GAIN = 1.1
+# How long a width is measured, at least, before it is judged.
+MIN_MEASURED_SECONDS = 0.2
 
 
 class Widening:
@@ -24,6 +29,8 @@ class Widening:
         self._maximum = max(1, maximum)
         self._best: float | None = None
         self.settled = self._maximum == 1
+        self._size = 0  # moved at the current width so far, and in how long
+        self._seconds = 0.0
 
     def wave(self) -> int:
         """How many parts the next wave takes (only while not settled)."""
@@ -33,7 +40,12 @@ class Widening:
         """A wave of ``size`` bytes took ``seconds`` at the current width."""
         if self.settled:
             return
-        rate = size / max(seconds, 1e-9)
+        self._size += size
+        self._seconds += seconds
+        if self._seconds < MIN_MEASURED_SECONDS:
+            return  # another wave at this width first
+        rate = self._size / self._seconds
+        self._size, self._seconds = 0, 0.0
         if self._best is None or rate >= self._best * GAIN:
             self._best = rate
             if self.width < self._maximum:

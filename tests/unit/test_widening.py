@@ -30,3 +30,19 @@ def test_no_more_parts_than_the_maximum() -> None:
 def test_a_maximum_of_one_is_settled_from_the_start() -> None:
     widening = Widening(1)
     assert widening.settled and widening.width == 1
+
+
+def test_short_waves_are_judged_together_not_one_by_one() -> None:
+    widening = Widening(4)
+    # A fast link: 10 ms waves at one part, then at two parts a first wave that looks
+    # twice as fast by chance and slower ones after it.
+    for _ in range(20):
+        widening.measured(16 << 20, 0.01)
+    assert widening.width == 2 and not widening.settled
+    widening.measured(32 << 20, 0.01)
+    waves = 1
+    while not widening.settled:
+        widening.measured(32 << 20, 0.021)
+        waves += 1
+    assert waves == 11  # a fifth of a second at two parts (0.01 + 10 * 0.021)
+    assert widening.width == 1
