@@ -227,6 +227,28 @@ async def test_auto_downloads_a_large_file_in_ranges_measured_in_waves(
     assert starts == list(range(0, len(data), step))
 
 
+async def test_once_auto_settles_at_one_part_the_ranges_left_go_in_one_request(
+    client, respx_mock, monkeypatch
+):
+    import nrpfiles._transfer_plan as plan
+    import nrpfiles._widening as widening
+
+    monkeypatch.setattr(plan, "RANGED_DOWNLOAD_THRESHOLD", 1 << 20)
+    monkeypatch.setattr(plan, "DEFAULT_DOWNLOAD_PART_SIZE", 1 << 20)
+    monkeypatch.setattr(widening, "MIN_MEASURED_SECONDS", 0.0)
+    monkeypatch.setattr(widening, "GAIN", 1e9)  # a second part at once never pays here
+    data = bytes(range(256)) * (4096 * 11 + 3)  # eleven ranges of 1 MiB and a little over
+    route = content_route(respx_mock, data, ranges=True)
+    sink = MemorySink()
+    await client.files.download(file_entry(data), sink)
+    assert sink.data == data
+    # Two ranges one at a time, four two at a time, then the six left as one.
+    asked = [c.request.headers["Range"] for c in route.calls]
+    step = -(-len(data) // 12)  # twelve equal ranges
+    assert len(asked) == 7
+    assert asked[-1] == f"bytes={6 * step}-{len(data) - 1}"
+
+
 async def test_download_mismatch_leaves_no_target(client, respx_mock, tmp_path):
     data = b"the bytes"
     content_route(respx_mock, data, ranges=False)

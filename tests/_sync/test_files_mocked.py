@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_files_mocked.py by scripts/gen_sync.py: do not edit.
-# body-sha256: c0e3dd20e6f5e931e90b4e21fd3ecd58e0a46ec3d9ecedec51368458dfaf1b0b
+# body-sha256: 1a81baa21f6953b2114d515139f50ecb70ec69556cc01ec5cade5e300189f3db
 """Files API against mocked HTTP: protocol quirks the local repository does not show."""
 
 from __future__ import annotations
@@ -227,6 +227,28 @@ def test_auto_downloads_a_large_file_in_ranges_measured_in_waves(
     starts = sorted(int(c.request.headers["Range"][6:].split("-")[0]) for c in route.calls)
     step = -(-len(data) // 8)
     assert starts == list(range(0, len(data), step))
+
+
+def test_once_auto_settles_at_one_part_the_ranges_left_go_in_one_request(
+    client, respx_mock, monkeypatch
+):
+    import nrpfiles._transfer_plan as plan
+    import nrpfiles._widening as widening
+
+    monkeypatch.setattr(plan, "RANGED_DOWNLOAD_THRESHOLD", 1 << 20)
+    monkeypatch.setattr(plan, "DEFAULT_DOWNLOAD_PART_SIZE", 1 << 20)
+    monkeypatch.setattr(widening, "MIN_MEASURED_SECONDS", 0.0)
+    monkeypatch.setattr(widening, "GAIN", 1e9)  # a second part at once never pays here
+    data = bytes(range(256)) * (4096 * 11 + 3)  # eleven ranges of 1 MiB and a little over
+    route = content_route(respx_mock, data, ranges=True)
+    sink = MemorySink()
+    client.files.download(file_entry(data), sink)
+    assert sink.data == data
+    # Two ranges one at a time, four two at a time, then the six left as one.
+    asked = [c.request.headers["Range"] for c in route.calls]
+    step = -(-len(data) // 12)  # twelve equal ranges
+    assert len(asked) == 7
+    assert asked[-1] == f"bytes={6 * step}-{len(data) - 1}"
 
 
 def test_download_mismatch_leaves_no_target(client, respx_mock, tmp_path):

@@ -287,10 +287,30 @@ class _Transfer:
                 await async_gather(jobs, limit=DEFAULT_PARALLEL_PARTS)
             else:
                 await async_in_waves(
-                    jobs, lambda wave: sum(r.moved for r in pending[wave]), self.widening
+                    jobs,
+                    lambda wave: sum(r.moved for r in pending[wave]),
+                    self.widening,
+                    in_turn=lambda done: self._in_turn(pending[done:]),
                 )
         finally:
             await stack.aclose()
+
+    def _in_turn(self, rest: list[_Range]) -> list[AsyncJob[None]]:
+        """Jobs for the ``rest`` of the ranges, one at a time: untouched, they are one request.
+
+        A range costs a request of its own (a millisecond on loopback, tens on a
+        real repository); when parts go one at a time anyway, the ranges not begun
+        at the end of the file are fetched as one. The sidecar records that range
+        as it records any other.
+        """
+        begun = any(part.written or part.end is None for part in rest)
+        # (_Range compares by identity: the rest must be the last ranges themselves)
+        if len(rest) < 2 or begun or self._ranges[-len(rest) :] != rest:
+            return [self._job(part) for part in rest]
+        whole = _Range(rest[0].start, rest[-1].end)
+        with self._front_lock:
+            self._ranges[-len(rest) :] = [whole]
+        return [self._job(whole)]
 
     def _job(self, part: _Range) -> AsyncJob[None]:
         async def fetch() -> None:

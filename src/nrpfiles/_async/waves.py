@@ -10,14 +10,24 @@ from nrpfiles._widening import Widening
 
 
 async def async_in_waves(
-    jobs: Sequence[AsyncJob[None]], size_of: Callable[[slice], int], widening: Widening
+    jobs: Sequence[AsyncJob[None]],
+    size_of: Callable[[slice], int],
+    widening: Widening,
+    *,
+    in_turn: Callable[[int], Sequence[AsyncJob[None]]] | None = None,
 ) -> None:
     """Run ``jobs`` (parts, in order) in waves as wide as ``widening`` says.
 
-    ``size_of(wave)`` gives the bytes the parts of ``jobs[wave]`` moved.
+    ``size_of(wave)`` gives the bytes the parts of ``jobs[wave]`` moved. Once
+    the width settles at one part at a time, ``in_turn(done)`` (when given)
+    gives what replaces the jobs from ``done`` on, run one after another: the
+    parts left, in fewer requests than a request each.
     """
     done = 0
     while done < len(jobs):
+        if in_turn is not None and widening.settled and widening.width == 1:
+            await async_gather(in_turn(done), limit=1)
+            return
         count = len(jobs) - done if widening.settled else widening.wave()
         wave = slice(done, done + count)
         began = time.monotonic()

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 1851a6be47c9a61ab58c6697cdd4b660ce4cc66d6876b52f066c563e8f09d646
+# body-sha256: ee33de3c3456b3de6aa60ee342f8745ec04715413b5bd8afa79dae40d32c215a
 """Downloads: one stream or parallel ranges, resumed where they break, verified before publishing."""
 
 from __future__ import annotations
@@ -289,10 +289,30 @@ class _Transfer:
                 gather(jobs, limit=DEFAULT_PARALLEL_PARTS)
             else:
                 in_waves(
-                    jobs, lambda wave: sum(r.moved for r in pending[wave]), self.widening
+                    jobs,
+                    lambda wave: sum(r.moved for r in pending[wave]),
+                    self.widening,
+                    in_turn=lambda done: self._in_turn(pending[done:]),
                 )
         finally:
             stack.close()
+
+    def _in_turn(self, rest: list[_Range]) -> list[Job[None]]:
+        """Jobs for the ``rest`` of the ranges, one at a time: untouched, they are one request.
+
+        A range costs a request of its own (a millisecond on loopback, tens on a
+        real repository); when parts go one at a time anyway, the ranges not begun
+        at the end of the file are fetched as one. The sidecar records that range
+        as it records any other.
+        """
+        begun = any(part.written or part.end is None for part in rest)
+        # (_Range compares by identity: the rest must be the last ranges themselves)
+        if len(rest) < 2 or begun or self._ranges[-len(rest) :] != rest:
+            return [self._job(part) for part in rest]
+        whole = _Range(rest[0].start, rest[-1].end)
+        with self._front_lock:
+            self._ranges[-len(rest) :] = [whole]
+        return [self._job(whole)]
 
     def _job(self, part: _Range) -> Job[None]:
         def fetch() -> None:

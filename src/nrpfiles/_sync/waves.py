@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/waves.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 4ec9d5a1ddf1993b5dd7c318696be6ab1de36f58bc5c6f4c990fe27e787640ad
+# body-sha256: 48d4495c2595edeb378248b1d140d96d32c5a8414d9c60a65ec08d874e14e46b
 """Parts run as wide as it pays: in waves, each measured (see nrpfiles._widening)."""
 
 from __future__ import annotations
@@ -12,14 +12,24 @@ from nrpfiles._widening import Widening
 
 
 def in_waves(
-    jobs: Sequence[Job[None]], size_of: Callable[[slice], int], widening: Widening
+    jobs: Sequence[Job[None]],
+    size_of: Callable[[slice], int],
+    widening: Widening,
+    *,
+    in_turn: Callable[[int], Sequence[Job[None]]] | None = None,
 ) -> None:
     """Run ``jobs`` (parts, in order) in waves as wide as ``widening`` says.
 
-    ``size_of(wave)`` gives the bytes the parts of ``jobs[wave]`` moved.
+    ``size_of(wave)`` gives the bytes the parts of ``jobs[wave]`` moved. Once
+    the width settles at one part at a time, ``in_turn(done)`` (when given)
+    gives what replaces the jobs from ``done`` on, run one after another: the
+    parts left, in fewer requests than a request each.
     """
     done = 0
     while done < len(jobs):
+        if in_turn is not None and widening.settled and widening.width == 1:
+            gather(in_turn(done), limit=1)
+            return
         count = len(jobs) - done if widening.settled else widening.wave()
         wave = slice(done, done + count)
         began = time.monotonic()
