@@ -21,9 +21,10 @@ DEFAULT_PARALLEL_PARTS = 4
 # a resumable upload's parts: at least this many, of at least this size
 RESUMABLE_MIN_PARTS = 256
 RESUMABLE_MIN_PART_SIZE = 16 * MIB
-# a resumable download's ranges: at least this many, of at least this size
+# a resumable download's ranges: at least this many, of at least this size (every
+# range is a request: 8 MiB ranges cost a 1 GiB download 14% on loopback)
 RESUMABLE_MIN_RANGES = 128
-RESUMABLE_MIN_RANGE_SIZE = 8 * MIB
+RESUMABLE_MIN_RANGE_SIZE = 32 * MIB
 
 LOCAL, MULTIPART, FETCH, REMOTE, AUTO = "L", "M", "F", "R", "auto"
 _TRANSFER_NAMES = {
@@ -117,10 +118,11 @@ def download_ranges(
 ) -> list[tuple[int, int]]:
     """Byte ranges (start, end exclusive) for a download; one range means a single stream.
 
-    A ``resumable`` download (into a file, kept when interrupted) is cut into at
-    least ``RESUMABLE_MIN_RANGES`` ranges unless told otherwise, so that the
-    ranges in flight, and the partial file's size ahead of its bytes, stay a few
-    percent of the file.
+    A ``resumable`` download (into a file, kept when interrupted) of 4 GiB or
+    more is cut into ``RESUMABLE_MIN_RANGES`` ranges unless told otherwise, so
+    that the ranges in flight, and the partial file's size ahead of its bytes,
+    stay a few percent of the file; a smaller one into ranges of
+    ``RESUMABLE_MIN_RANGE_SIZE``.
     """
     if parts is not None:
         parts = _positive_int("parts", parts)
