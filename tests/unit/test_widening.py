@@ -46,3 +46,33 @@ def test_short_waves_are_judged_together_not_one_by_one() -> None:
         waves += 1
     assert waves == 11  # a fifth of a second at two parts (0.01 + 10 * 0.021)
     assert widening.width == 1
+
+
+def test_once_settled_at_one_part_the_jobs_left_are_replaced_in_turn(monkeypatch) -> None:
+    import nrpfiles._widening
+    from nrpfiles._sync.waves import in_waves
+
+    monkeypatch.setattr(nrpfiles._widening, "MIN_MEASURED_SECONDS", 0.0)
+    monkeypatch.setattr(nrpfiles._widening, "GAIN", 1e9)  # a second part never pays
+    ran: list[str] = []
+    jobs = [lambda name=f"part {i}": ran.append(name) for i in range(10)]
+    asked: list[int] = []
+
+    def in_turn(done: int) -> list:
+        asked.append(done)
+        return [lambda: ran.append(f"parts {done}-9 as one")]
+
+    in_waves(jobs, lambda wave: 1, Widening(4), in_turn=in_turn)
+    # a wave of two at one part, one of four at two parts, then the rest as one
+    assert asked == [6]
+    assert sorted(ran[:6]) == [f"part {i}" for i in range(6)]
+    assert ran[6:] == ["parts 6-9 as one"]
+
+
+def test_a_transfer_settled_from_the_start_runs_its_jobs_as_given() -> None:
+    from nrpfiles._sync.waves import in_waves
+
+    ran: list[int] = []
+    jobs = [lambda i=i: ran.append(i) for i in range(5)]
+    in_waves(jobs, lambda wave: 1, Widening(1), in_turn=lambda done: [])
+    assert ran == [0, 1, 2, 3, 4]  # the first may go on with a response already open

@@ -21,11 +21,12 @@ async def async_in_waves(
     ``size_of(wave)`` gives the bytes the parts of ``jobs[wave]`` moved. Once
     the width settles at one part at a time, ``in_turn(done)`` (when given)
     gives what replaces the jobs from ``done`` on, run one after another: the
-    parts left, in fewer requests than a request each.
+    parts left, in fewer requests than a request each. The first wave always
+    runs as given: its first job may go on with a response already open.
     """
     done = 0
     while done < len(jobs):
-        if in_turn is not None and widening.settled and widening.width == 1:
+        if in_turn is not None and done and widening.settled and widening.width == 1:
             await async_gather(in_turn(done), limit=1)
             return
         count = len(jobs) - done if widening.settled else widening.wave()
