@@ -9,7 +9,7 @@ is measured, and one more part runs at once while that adds at least a tenth
 to the throughput of the width before. The first width that does not stays
 for the rest of the transfer, one narrower. Waves shorter than a fifth of a
 second are measured together with the next at the same width: a fast link moves
-a wave of two 8 MiB ranges in about 10 ms, where a scheduling hiccup alone
+a wave of two 32 MiB ranges in about 40 ms, where a scheduling hiccup alone
 can make one width look a tenth faster than another.
 """
 
