@@ -1,10 +1,11 @@
-"""h11's receive buffer, handing response bodies over without copying them twice more.
+"""h11's receive buffer, handing response bodies on without copying them again.
 
-h11 0.16 copies each body byte twice in its receive buffer: into the buffer,
-and into the slice it returns; httpcore then makes bytes of that slice, a third
-copy. With the socket read 1 MiB at a time, those copies, made under the GIL,
-cost a download about a third of its CPU in Python and keep the hashing thread
-waiting for the GIL. The buffer here keeps the bytes a read brought as they
+h11 0.16 copies each body byte three times in its receive buffer: into the
+buffer, into a slice that only checks the buffer is not empty, and into the
+slice it returns; httpcore then makes bytes of that slice, a fourth copy. With
+the socket read 1 MiB at a time, those copies, made under the GIL, cost a
+download about a third of its CPU in Python and keep the hashing thread waiting
+for the GIL. The buffer here keeps the bytes a read brought as they
 came when it held nothing else (the usual case for a body), and when a body read
 may take everything buffered it hands that object itself over and starts
 anew: httpcore's ``bytes()`` of it is then no copy either. Any other read (the

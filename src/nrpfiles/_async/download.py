@@ -303,7 +303,7 @@ class _Transfer:
         at the end of the file are fetched as one. The sidecar records that range
         as it records any other.
         """
-        begun = any(part.written or part.end is None for part in rest)
+        begun = any(part.written for part in rest)
         # (_Range compares by identity: the rest must be the last ranges themselves)
         if len(rest) < 2 or begun or self._ranges[-len(rest) :] != rest:
             return [self._job(part) for part in rest]

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: ee33de3c3456b3de6aa60ee342f8745ec04715413b5bd8afa79dae40d32c215a
+# body-sha256: 9ac52db74ec92737dcdbed59e1ce4691c6634ec7dc51cb1d2485b0f89693e242
 """Downloads: one stream or parallel ranges, resumed where they break, verified before publishing."""
 
 from __future__ import annotations
@@ -305,7 +305,7 @@ class _Transfer:
         at the end of the file are fetched as one. The sidecar records that range
         as it records any other.
         """
-        begun = any(part.written or part.end is None for part in rest)
+        begun = any(part.written for part in rest)
         # (_Range compares by identity: the rest must be the last ranges themselves)
         if len(rest) < 2 or begun or self._ranges[-len(rest) :] != rest:
             return [self._job(part) for part in rest]
