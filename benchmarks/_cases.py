@@ -304,6 +304,7 @@ def measure_big_files(
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     target.unlink()
+        repository.reclaim_storage()  # a round uploads and deletes a dozen copies
         print(f"  {group.name}: big files round {round_number + 1} done", file=sys.stderr)
 
 
@@ -349,6 +350,7 @@ def measure_memory(group: Group, repository: Repository, sizes: list[int]) -> No
             source.unlink()
             source.with_suffix(".md5").unlink()
             repository.delete_draft(draft)
+            repository.reclaim_storage()
         print(f"  {group.name}: memory {size // GIB} GiB done", file=sys.stderr)
 
 

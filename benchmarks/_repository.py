@@ -3,7 +3,9 @@
     python benchmarks/_repository.py DATA_DIR [--profile nrp] [--delay 0.02]
 
 Prints one JSON line ({"url", "api_url", "token"}) once it serves, or {"error": why} when it
-cannot (a profile not available yet), and stops when stdin closes. The per-record file limit
+cannot (a profile not available yet), and stops when stdin closes. A line ``reclaim`` on stdin
+gives the disk back the bytes of deleted files now (S3 storage keeps them for minutes) and
+answers {"reclaimed": bytes}. The per-record file limit
 (max_files) is raised from InvenioRDM's default of 100 (real instances configure theirs) so that
 1,000 small files fit on one draft. Range requests are on (FILES_REST_ALLOW_RANGE_REQUESTS, off
 in InvenioRDM's default) because the benchmarks measure parallel ranged downloads. On a file
@@ -53,7 +55,9 @@ def main() -> None:
             repository.faults.configure(delay=args.delay)
         ready = {"url": repository.url, "api_url": repository.api_url, "token": repository.token}
         print(json.dumps(ready), flush=True)
-        sys.stdin.read()
+        for command in sys.stdin:  # until stdin closes
+            if command.strip() == "reclaim":
+                print(json.dumps({"reclaimed": repository.reclaim_storage()}), flush=True)
     finally:
         repository.stop()
 

@@ -11,8 +11,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ class Repository:
     url: str
     api_url: str
     token: str
+    # Frees the disk of deleted files' bytes (the local repository on S3); None elsewhere.
+    reclaim: Callable[[], None] | None = None
     http: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
@@ -50,6 +53,11 @@ class Repository:
     def delete_draft(self, draft: str) -> None:
         self.http.delete(draft)
 
+    def reclaim_storage(self) -> None:
+        """Between rows: the bytes of deleted files leave the disk before the next ones."""
+        if self.reclaim is not None:
+            self.reclaim()
+
     def storage_url(self, content_url: str) -> str:
         """Where the repository sends a download: its 302's Location, or the URL itself."""
         response = self.http.get(content_url, follow_redirects=False)
@@ -62,8 +70,23 @@ class Repository:
         )
 
 
+@dataclass
+class Served:
+    """A server process started by :func:`serving`: its ready line, and a way to ask it more."""
+
+    ready: str
+    process: subprocess.Popen[str]
+
+    def ask(self, command: str) -> str:
+        """Send one line on its stdin; its one-line answer."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self.process.stdout.readline().strip()
+
+
 @contextlib.contextmanager
-def serving(command: list[str]) -> Iterator[str]:
+def serving(command: list[str]) -> Iterator[Served]:
     """Run a server that prints one ready line and stops when its stdin closes."""
     log = open(WORK / f"{Path(command[1]).stem}.log", "a")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(
@@ -79,7 +102,7 @@ def serving(command: list[str]) -> Iterator[str]:
         line = process.stdout.readline()
         if not line:
             raise RuntimeError(f"{command[:3]} did not start (see {log.name})")
-        yield line.strip()
+        yield Served(line.strip(), process)
     finally:
         assert process.stdin is not None
         process.stdin.close()
@@ -102,12 +125,13 @@ def local_repository(data_dir: Path, **options: Any) -> Iterator[Repository | st
     for name, value in options.items():
         command += [f"--{name}", str(value)]
     try:
-        with serving(command) as ready:
-            info = json.loads(ready)
+        with serving(command) as served:
+            info = json.loads(served.ready)
             if "error" in info:
                 yield str(info["error"])
             else:
-                yield Repository(info["url"], info["api_url"], info["token"])
+                reclaim = partial(served.ask, "reclaim")
+                yield Repository(info["url"], info["api_url"], info["token"], reclaim)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -147,8 +171,8 @@ def static_server(directory: Path) -> Iterator[tuple[str, str]]:
         "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
     )
     if not nginx:
-        with serving([python(), str(HERE / "_static_server.py"), str(directory)]) as url:
-            yield url, "sendfile server (benchmarks/_static_server.py; nginx not installed)"
+        with serving([python(), str(HERE / "_static_server.py"), str(directory)]) as served:
+            yield served.ready, "sendfile server (benchmarks/_static_server.py; nginx not installed)"
         return
     prefix = WORK / "nginx"
     prefix.mkdir(parents=True, exist_ok=True)

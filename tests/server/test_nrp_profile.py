@@ -90,6 +90,26 @@ def test_files_land_in_s3_and_a_restart_keeps_them(tmp_path: Path) -> None:
             assert httpx.get(redirect.headers["Location"]).content == data
 
 
+def test_reclaiming_storage_gives_the_disk_back_the_bytes_of_deleted_files(
+    local_repository_factory: Factory,
+) -> None:
+    repo = local_repository_factory(profile="nrp")
+    data = bytes(range(256)) * (32 * 1024)  # 8 MiB
+    volumes = repo.data_dir / "s3" / "data"
+    with client_for(repo) as api:
+        draft = create_draft(api)
+        upload(api, draft["id"], "kept.bin", data)
+        upload(api, draft["id"], "deleted.bin", data)
+        assert api.delete(f"{files_url(draft['id'])}/deleted.bin").status_code == 204
+        stored = sum(path.stat().st_size for path in volumes.rglob("*.dat"))
+        assert stored >= 2 * len(data)  # S3 keeps a deleted object's bytes for now
+        freed = repo.reclaim_storage()
+        assert len(data) <= freed < 2 * len(data)
+        assert sum(path.stat().st_size for path in volumes.rglob("*.dat")) < stored - len(data) // 2
+        kept = api.get(f"{files_url(draft['id'])}/kept.bin/content", follow_redirects=True)
+        assert kept.content == data
+
+
 def test_a_part_under_5_mib_fails_the_commit_and_the_file_stays_pending(
     local_repository_factory: Factory,
 ) -> None:
