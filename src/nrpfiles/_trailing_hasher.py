@@ -122,7 +122,7 @@ class TrailingHasher:
         self._thread: threading.Thread | None = None
 
     def offer(self, offset: int, chunk: bytes) -> bool:
-        """A chunk just written at ``offset``: kept for hashing, or left to read back.
+        """A chunk arrived for ``offset``: kept for hashing, or left to read back once written.
 
         False when its writer should wait for the hasher: call :meth:`put`.
         """
