@@ -156,7 +156,14 @@ def _read_resume_point(target: Path, remote: RemoteFile, on_disk: int) -> Resume
         and end <= previous.size
         for start, end, written in ranges
     )
-    if not (fits and ranges and remote.continues(previous)):
+    if not _covers(ranges, previous.size):
+        logger.info(
+            "the partial download at %s does not account for every byte of %r; starting over",
+            target,
+            remote.key,
+        )
+        return None
+    if not (fits and remote.continues(previous)):
         logger.info(
             "the partial download at %s holds another version of %r; starting over",
             target,
@@ -164,6 +171,13 @@ def _read_resume_point(target: Path, remote: RemoteFile, on_disk: int) -> Resume
         )
         return None
     return ResumePoint(ranges, previous.etag)
+
+
+def _covers(ranges: tuple[tuple[int, int, int], ...], size: int) -> bool:
+    """Whether the ranges follow each other from the first byte to the last."""
+    starts = [start for start, _, _ in ranges]
+    ends = [end for _, end, _ in ranges]
+    return bool(ranges) and starts[0] == 0 and ends[-1] == size and starts[1:] == ends[:-1]
 
 
 def _last_document(text: str) -> Any:

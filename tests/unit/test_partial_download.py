@@ -106,3 +106,24 @@ def test_a_long_sidecar_is_replaced_by_its_last_line(tmp_path, monkeypatch):
     written[0] = size
     writer.commit()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]
+
+
+@pytest.mark.parametrize(
+    "ranges",
+    [
+        [[0, 32 * MIB, 4 * MIB]],  # the last range is missing
+        [[0, 32 * MIB, 4 * MIB], [40 * MIB, 64 * MIB, 0]],  # a gap
+        [[8 * MIB, 64 * MIB, 4 * MIB]],  # the first bytes are missing
+    ],
+)
+def test_a_sidecar_whose_ranges_leave_bytes_out_starts_over(tmp_path, ranges):
+    size = 64 * MIB
+    writer = ResumableFileWriter(tmp_path / "a.bin", remote(MD5, size=size))
+    writer.follow(lambda: (ranges, '"e"'))
+    writer.write_at(0, b"x" * (4 * MIB))
+    writer.abort()
+    assert sidecar_path(tmp_path / "a.bin").exists()
+
+    again = ResumableFileWriter(tmp_path / "a.bin", remote(MD5, size=size, etag='"e"'))
+    assert again.resume_point is None  # resumed, those bytes would never be fetched
+    again.discard()

@@ -230,7 +230,10 @@ class _Transfer:
         return sum(r.written for r in self._ranges)
 
     def _progress_state(self) -> tuple[list[tuple[int, int | None, int]], str | None]:
-        return [(r.start, r.end, r.written) for r in self._ranges], self._etag
+        # Saved from the threads that write; the ranges left may be merged meanwhile.
+        with self._front_lock:
+            ranges = list(self._ranges)
+        return [(r.start, r.end, r.written) for r in ranges], self._etag
 
     async def run(self) -> None:
         """Fetch every range not yet on disk; all of it is written when this returns."""

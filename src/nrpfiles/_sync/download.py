@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 9e40d880965a6f122e97c875fd6501f7327b940115652f0feab6e110025ccc3c
+# body-sha256: 4da711e07022f9bdf66cad4461d3ed78b39a59f20fd6b024cafa0320be0f00b4
 """Downloads: one stream or parallel ranges, resumed where they break, verified before publishing."""
 
 from __future__ import annotations
@@ -232,7 +232,10 @@ class _Transfer:
         return sum(r.written for r in self._ranges)
 
     def _progress_state(self) -> tuple[list[tuple[int, int | None, int]], str | None]:
-        return [(r.start, r.end, r.written) for r in self._ranges], self._etag
+        # Saved from the threads that write; the ranges left may be merged meanwhile.
+        with self._front_lock:
+            ranges = list(self._ranges)
+        return [(r.start, r.end, r.written) for r in ranges], self._etag
 
     def run(self) -> None:
         """Fetch every range not yet on disk; all of it is written when this returns."""
