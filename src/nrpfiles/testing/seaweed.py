@@ -245,8 +245,8 @@ class SeaweedEngine:
         Deleted objects keep their bytes until the master's next sweep (every 14
         minutes), and the filer hands deletions to the volumes in batches a few
         seconds later: a run that writes and deletes gigabytes fills the disk
-        before the sweep comes. So: vacuum after each pause until a pause frees
-        nothing more (and at least twice).
+        before the sweep comes. So: a vacuum after each pause of ``settle``
+        seconds, until two in a row free nothing.
         """
         vacuum = (
             f"http://127.0.0.1:{self.ports['master']}/vol/vacuum?garbageThreshold=0.0001"
