@@ -8,7 +8,9 @@ gives the disk back the bytes of deleted files now (S3 storage keeps them for mi
 answers {"reclaimed": bytes}. The per-record file limit
 (max_files) is raised from InvenioRDM's default of 100 (real instances configure theirs) so that
 1,000 small files fit on one draft. Range requests are on (FILES_REST_ALLOW_RANGE_REQUESTS, off
-in InvenioRDM's default) because the benchmarks measure parallel ranged downloads. On a file
+in InvenioRDM's default) because the benchmarks measure parallel ranged downloads. One request
+may carry a whole file of any size (InvenioRDM refuses bodies above 100 MiB, Zenodo does not),
+so that the "single" upload rows measure one stream of the whole file. On a file
 store a multipart upload's checksum is computed at commit (an eager worker) so that upload
 times measure the transfer, not a background task's delay. On S3 the checksum stays S3's
 composite ``multipart:`` one, as on NRP with a busy worker, which clients verify at once; the
@@ -44,6 +46,7 @@ def main() -> None:
             max_files=FILES_PER_RECORD,
             ranges=True,
             checksum_delay=0 if on_file_store else BUSY_WORKER_SECONDS,
+            max_request_size=None,
             profile=args.profile,
         )
         repository.start()

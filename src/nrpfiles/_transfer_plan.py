@@ -21,6 +21,9 @@ DEFAULT_PARALLEL_PARTS = 4
 # a resumable upload's parts: at least this many, of at least this size
 RESUMABLE_MIN_PARTS = 256
 RESUMABLE_MIN_PART_SIZE = 16 * MIB
+# InvenioRDM takes no request body above this (413), parts through its API included;
+# parts chosen here stay within it while S3's 10,000 parts allow
+MAX_REQUEST_SIZE = 100 * MIB
 # a resumable download's ranges: at least this many, of at least this size (every
 # range is a request: 8 MiB ranges cost a 1 GiB download 14% on loopback)
 RESUMABLE_MIN_RANGES = 128
@@ -74,7 +77,8 @@ def upload_parts(
     few percent of a large file, 64 MiB at most of a smaller one. Smaller parts
     would lose less, but every part costs a repository a request of its own
     (InvenioRDM about a tenth of a second), which 5 MiB parts pay 52 times for
-    256 MiB.
+    256 MiB. Parts chosen here are at most ``MAX_REQUEST_SIZE`` (what
+    InvenioRDM takes in one request) up to the file of 10,000 such parts.
 
     S3 refuses to complete an upload with a part under 5 MiB but the last, and
     only says so at the commit: a ``part_size`` below that is refused here,
@@ -94,10 +98,12 @@ def upload_parts(
         parts = _positive_int("parts", parts)
         if parts > S3_MAX_PARTS:
             raise ValueError(f"{parts} parts is more than the {S3_MAX_PARTS} a repository accepts")
+    fewest_parts_size = math.ceil(size / S3_MAX_PARTS)
     if part_size is None and parts is None and resumable:
         part_size = max(RESUMABLE_MIN_PART_SIZE, math.ceil(size / RESUMABLE_MIN_PARTS))
+        part_size = max(fewest_parts_size, min(part_size, MAX_REQUEST_SIZE))
     if part_size is None and parts is None:
-        part_size = max(DEFAULT_UPLOAD_PART_SIZE, math.ceil(size / S3_MAX_PARTS))
+        part_size = max(DEFAULT_UPLOAD_PART_SIZE, fewest_parts_size)
     if part_size is None:
         assert parts is not None
         part_size = max(S3_MIN_PART_SIZE, math.ceil(size / parts))

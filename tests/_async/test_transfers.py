@@ -16,7 +16,7 @@ import pytest
 
 from nrpfiles import AsyncClient
 from nrpfiles._transfer_plan import upload_parts
-from nrpfiles.errors import LimitExceededError
+from nrpfiles.errors import LimitExceededError, RepositoryClientError
 from nrpfiles.streams import MemorySink
 from tests.checksums import composite_of as composite
 
@@ -133,3 +133,23 @@ async def test_limits_are_clear_errors_and_leave_nothing_behind(
             await client.files.upload(draft, "three.bin", {}, big)
         assert caught.value.limit == limit and "'three.bin'" in str(caught.value)
         assert [f.key for f in await client.files.list(draft)] == ["one.bin", "two.bin"]
+
+
+async def test_one_request_above_100_mib_is_refused_and_auto_sends_the_file_in_parts(
+    client, draft, tmp_path
+):
+    # InvenioRDM's MAX_CONTENT_LENGTH holds for file content too (413), on a file
+    # store and on S3 alike: the content goes through the application either way.
+    path = tmp_path / "over.bin"
+    with open(path, "wb") as sparse:
+        sparse.seek(100 * MIB)
+        sparse.write(b"!")
+    with pytest.raises(RepositoryClientError, match="transfer_type='multipart'") as caught:
+        await client.files.upload(draft, "over.bin", {}, path, "local-file")
+    assert caught.value.status == 413
+    assert caught.value.server_message == "The data value transmitted exceeds the capacity limit."
+    assert "over.bin" not in await client.files.list(draft)
+
+    # in one request it would meet the same 413
+    file = await client.files.upload(draft, "over.bin", {}, path)
+    assert file.status == "completed" and file.size == 100 * MIB + 1

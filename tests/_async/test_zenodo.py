@@ -60,3 +60,15 @@ async def test_nothing_is_refused_for_rate_and_the_headers_are_read(zenodo, zeno
     await zenodo_client.files.upload(draft, "a.txt", {}, b"a")
     assert zenodo.stats["rate_limited"] == 0
     assert zenodo_client._http._pacer._limit == 600  # the client read the announced limit
+
+
+async def test_a_file_above_100_mib_goes_in_one_request_where_multipart_is_refused(
+    zenodo_client, tmp_path
+):
+    path = tmp_path / "big.bin"
+    with open(path, "wb") as sparse:
+        sparse.seek(100 * MIB)
+        sparse.write(b"!")
+    draft = await zenodo_client.records.create({"title": "Big"})
+    file = await zenodo_client.files.upload(draft, "big.bin", {}, path)
+    assert file.status == "completed" and file.size == 100 * MIB + 1

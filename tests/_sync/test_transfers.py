@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_transfers.py by scripts/gen_sync.py: do not edit.
-# body-sha256: f04190d0c7588233a30d28cfe22dbd652df2664b8d8c2fdeb1144cfde196409d
+# body-sha256: 43fcd2a959057a78c86c29df3a6ea0d3be2a0b68f63063aa4640aa7014e6b812
 """Every transfer type the repository lets users use, against each server, every byte verified.
 
 On S3 storage with a lazy worker a multipart upload's checksum stays
@@ -18,7 +18,7 @@ import pytest
 
 from nrpfiles import Client
 from nrpfiles._transfer_plan import upload_parts
-from nrpfiles.errors import LimitExceededError
+from nrpfiles.errors import LimitExceededError, RepositoryClientError
 from nrpfiles.streams import MemorySink
 from tests.checksums import composite_of as composite
 
@@ -135,3 +135,23 @@ def test_limits_are_clear_errors_and_leave_nothing_behind(
             client.files.upload(draft, "three.bin", {}, big)
         assert caught.value.limit == limit and "'three.bin'" in str(caught.value)
         assert [f.key for f in client.files.list(draft)] == ["one.bin", "two.bin"]
+
+
+def test_one_request_above_100_mib_is_refused_and_auto_sends_the_file_in_parts(
+    client, draft, tmp_path
+):
+    # InvenioRDM's MAX_CONTENT_LENGTH holds for file content too (413), on a file
+    # store and on S3 alike: the content goes through the application either way.
+    path = tmp_path / "over.bin"
+    with open(path, "wb") as sparse:
+        sparse.seek(100 * MIB)
+        sparse.write(b"!")
+    with pytest.raises(RepositoryClientError, match="transfer_type='multipart'") as caught:
+        client.files.upload(draft, "over.bin", {}, path, "local-file")
+    assert caught.value.status == 413
+    assert caught.value.server_message == "The data value transmitted exceeds the capacity limit."
+    assert "over.bin" not in client.files.list(draft)
+
+    # in one request it would meet the same 413
+    file = client.files.upload(draft, "over.bin", {}, path)
+    assert file.status == "completed" and file.size == 100 * MIB + 1

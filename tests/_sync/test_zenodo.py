@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_zenodo.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 4d1f87e7c6eeec629fa2ab9f33966b185bf81c90eb6a8c9a398d7a3a645dbae5
+# body-sha256: a34a1b68b8532604b9bb4ca5b89d40aaac194356fc7971dd0eeadc0939165ec7
 """The client against the local repository's zenodo profile: multipart lands as local, limits read clearly."""
 
 from __future__ import annotations
@@ -62,3 +62,15 @@ def test_nothing_is_refused_for_rate_and_the_headers_are_read(zenodo, zenodo_cli
     zenodo_client.files.upload(draft, "a.txt", {}, b"a")
     assert zenodo.stats["rate_limited"] == 0
     assert zenodo_client._http._pacer._limit == 600  # the client read the announced limit
+
+
+def test_a_file_above_100_mib_goes_in_one_request_where_multipart_is_refused(
+    zenodo_client, tmp_path
+):
+    path = tmp_path / "big.bin"
+    with open(path, "wb") as sparse:
+        sparse.seek(100 * MIB)
+        sparse.write(b"!")
+    draft = zenodo_client.records.create({"title": "Big"})
+    file = zenodo_client.files.upload(draft, "big.bin", {}, path)
+    assert file.status == "completed" and file.size == 100 * MIB + 1

@@ -147,6 +147,29 @@ def test_size_limits_are_checked_before_the_body_is_read(local_repository_factor
         assert api.post(base, json=[multipart]).status_code == 201
 
 
+def test_a_request_above_the_size_limit_is_413_before_anything_else(
+    local_repository_factory: Any,
+) -> None:
+    repo = local_repository_factory(max_request_size=10)
+    too_large = {"status": 413, "message": "The data value transmitted exceeds the capacity limit."}
+    with client_for(repo) as api:
+        draft = create_draft(api)
+        base = files_url(draft["id"])
+        parts = {"key": "m", "size": 20, "transfer": {"type": "M", "parts": 2, "part_size": 10}}
+        api.post(base, json=[{"key": "whole"}, parts])
+        over = api.put(f"{base}/whole/content", content=b"x" * 11, headers=OCTET)
+        assert (over.status_code, over.json()) == (413, too_large)
+        assert api.get(f"{base}/whole").json()["status"] == "pending"
+        # no entry looked at: the body is refused first, as Flask does
+        nowhere = api.put(f"{base}/missing/content", content=b"x" * 11, headers=OCTET)
+        assert (nowhere.status_code, nowhere.json()) == (413, too_large)
+        assert api.put(f"{base}/m/content/1", content=b"x" * 11, headers=OCTET).status_code == 413
+        # the connection lives on for the next request
+        assert api.put(f"{base}/whole/content", content=b"x" * 10, headers=OCTET).is_success
+        for part in (1, 2):
+            assert api.put(f"{base}/m/content/{part}", content=b"x" * 10, headers=OCTET).is_success
+
+
 def test_init_checks(api: httpx.Client) -> None:
     draft = create_draft(api)
     base = files_url(draft["id"])

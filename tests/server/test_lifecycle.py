@@ -143,6 +143,8 @@ def test_cli_arguments() -> None:
             "0",
             "--bucket-quota",
             "1000",
+            "--max-request-size",
+            "0",
             "--checksum-delay",
             "0",
             "--well-known",
@@ -157,6 +159,7 @@ def test_cli_arguments() -> None:
         "fetch_allowed_domains": ["example.org", "localhost"],
         "max_file_size": None,  # 0: no limit
         "bucket_quota": 1000,
+        "max_request_size": None,
         "checksum_delay": 0,
         "well_known": True,
         "csrf": False,

@@ -6,7 +6,9 @@ import pytest
 
 from nrpfiles._transfer_plan import (
     DEFAULT_UPLOAD_PART_SIZE,
+    MAX_REQUEST_SIZE,
     RESUMABLE_MIN_PART_SIZE,
+    S3_MAX_PARTS,
     S3_MIN_PART_SIZE,
     upload_parts,
 )
@@ -21,18 +23,30 @@ GIB = 1 << 30
         (64 * MIB, (4, 16 * MIB)),
         (256 * MIB, (16, 16 * MIB)),  # not 52 parts of 5 MiB, a request each
         (1 * GIB, (64, 16 * MIB)),
-        (64 * GIB, (256, 256 * MIB)),  # a large file: a few percent lost per kill
+        (16 * GIB, (256, 64 * MIB)),  # a large file: a few percent lost per kill
+        (64 * GIB, (656, 100 * MIB)),  # but no part above what InvenioRDM takes
         (64 * MIB + 1, (5, 16 * MIB)),
     ],
 )
-def test_a_resumable_upload_gets_parts_of_at_least_16_mib_and_256_parts_where_large(size, expected):
+def test_a_resumable_upload_gets_parts_of_16_to_100_mib_and_256_parts_where_large(size, expected):
     assert upload_parts(size, None, resumable=True) == expected
 
 
 def test_in_flight_parts_of_a_resumable_upload_stay_a_few_percent_of_a_large_file():
-    size = 100 * GIB
-    parts, part_size = upload_parts(size, None, resumable=True)
-    assert parts <= 256 and 4 * part_size <= 0.02 * size
+    for size in (1 * GIB, 25 * GIB, 100 * GIB):
+        part_size = upload_parts(size, None, resumable=True)[1]
+        assert 4 * part_size <= 0.07 * size
+
+
+@pytest.mark.parametrize("resumable", [True, False])
+def test_parts_chosen_stay_within_one_request_of_invenio_until_s3_allows_no_more_parts(
+    resumable,
+):
+    for size in (25 * GIB, 200 * GIB, 900 * GIB):
+        assert upload_parts(size, None, resumable=resumable)[1] <= MAX_REQUEST_SIZE
+    # beyond 10,000 parts of 100 MiB only larger parts can carry the file
+    parts, part_size = upload_parts(2 * 1024 * GIB, None, resumable=resumable)
+    assert parts == S3_MAX_PARTS and part_size > MAX_REQUEST_SIZE
 
 
 def test_an_upload_that_cannot_resume_keeps_the_default_part_size():

@@ -32,6 +32,7 @@ from nrpfiles._urls import same_origin
 from nrpfiles._widening import Widening
 from nrpfiles.errors import (
     PermissionDeniedError,
+    RepositoryClientError,
     RepositoryError,
     RepositoryServerError,
     TransferError,
@@ -279,6 +280,13 @@ class _PartsUpload:
                 )
                 await self._refresh_links()
                 continue
+            except RepositoryClientError as refused:
+                if refused.status == 413:
+                    refused.message += (
+                        f"; the repository takes no single request of {length} bytes "
+                        "(InvenioRDM: none above 100 MiB): a smaller part_size"
+                    )
+                raise
             raise_for_failed_transfer(response.content, self._entry.key)
             if self._journal is not None:
                 self._journal.confirm(number)

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/multipart.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 5d565f07ddd00fe3f8590f1beb9f6d1850b68a9618af265e0a99979c2a74308c
+# body-sha256: fb22d548b854e60039c34da72f93dc8f09ee08ba12b5dacf80747d23155bd541
 """Multipart uploads (M): parts in parallel, straight to storage where the repository presigns them.
 
 Two kinds of refusal look alike and mean different things. A 403 from the
@@ -34,6 +34,7 @@ from nrpfiles._urls import same_origin
 from nrpfiles._widening import Widening
 from nrpfiles.errors import (
     PermissionDeniedError,
+    RepositoryClientError,
     RepositoryError,
     RepositoryServerError,
     TransferError,
@@ -281,6 +282,13 @@ class _PartsUpload:
                 )
                 self._refresh_links()
                 continue
+            except RepositoryClientError as refused:
+                if refused.status == 413:
+                    refused.message += (
+                        f"; the repository takes no single request of {length} bytes "
+                        "(InvenioRDM: none above 100 MiB): a smaller part_size"
+                    )
+                raise
             raise_for_failed_transfer(response.content, self._entry.key)
             if self._journal is not None:
                 self._journal.confirm(number)

@@ -112,6 +112,14 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
         help="bytes one draft's files may hold, 0 for no limit (default: 10 GB; zenodo: 50 GB)",
     )
     parser.add_argument(
+        "--max-request-size",
+        type=_size,
+        default=None,
+        metavar="BYTES",
+        help="largest body of one content or part upload, 0 for no limit "
+        "(default: 100 MiB; zenodo: none)",
+    )
+    parser.add_argument(
         "--checksum-delay",
         type=float,
         default=None,
@@ -178,7 +186,7 @@ def _configure_rate_limit(parser: argparse.ArgumentParser) -> None:
     )
 
 
-# what --max-file-size and --bucket-quota take to say there is no limit
+# what --max-file-size, --bucket-quota and --max-request-size take to say there is no limit
 NO_LIMIT = 0
 # what --rate-limit and --guest-rate-limit take to say there is none
 NO_RATE_LIMIT = "off"
@@ -192,6 +200,7 @@ _PROFILE_OPTIONS = (
     "max_files",
     "max_file_size",
     "bucket_quota",
+    "max_request_size",
     "checksum_delay",
     "download_url_expiry",
     "well_known",
@@ -232,7 +241,7 @@ def serve_options(args: argparse.Namespace) -> dict[str, Any]:
         values = {**values, "transfers": [t.strip().upper() for t in args.transfers.split(",")]}
     values = {**values, "fetch_allowed_domains": args.fetch_allow}
     options = {name: values[name] for name in _PROFILE_OPTIONS if values[name] is not None}
-    for name in ("max_file_size", "bucket_quota"):
+    for name in ("max_file_size", "bucket_quota", "max_request_size"):
         if options.get(name) == NO_LIMIT:
             options[name] = None
     for name in ("rate_limit", "guest_rate_limit"):

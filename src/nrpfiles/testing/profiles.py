@@ -8,8 +8,9 @@ only, never the profile's name, so a deployment's differences are all here.
 - ``invenio``: InvenioRDM 14 as invenio-app-rdm ships it, on a file store (the
   default).
 - ``zenodo``: zenodo.org: rate limits announced on every answer, 100 files and
-  50 GB a record, multipart refused after init, python-requests' default
-  User-Agent refused, and a home page naming InvenioRDM 13.0.
+  50 GB a record, multipart refused after init (so one request takes a whole
+  file), python-requests' default User-Agent refused, and a home page naming
+  InvenioRDM 13.0.
 - ``nrp``: the Czech National Repository Platform as it runs in production:
   files on a real S3 engine (SeaweedFS, started with the repository), presigned
   part URLs, 302 downloads, ``multipart:`` checksums until a busy worker computes
@@ -88,6 +89,8 @@ ZENODO = Profile(
         max_files=100,
         max_file_size=50 * GB,
         bucket_quota=50 * GB,
+        # multipart is not for its users, so a file of up to 50 GB goes in one request
+        max_request_size=None,
         # users may init any transfer, but upload and commit only L
         refuse_multipart=True,
         # since January 2026

@@ -42,8 +42,9 @@ class LocalRepository:
     By default it answers as a plain InvenioRDM 14 on a file store does: ordinary
     users get L and M transfers, Range headers are ignored, a multipart upload's
     checksum comes from a background task ``checksum_delay`` seconds after commit,
-    files are limited by ``max_file_size`` and ``bucket_quota`` (10 GB each), and
-    clients find it by its home page. ``well_known=True`` adds NRP's
+    files are limited by ``max_file_size`` and ``bucket_quota`` (10 GB each), a
+    content or part upload of more than ``max_request_size`` bytes (100 MiB) in one
+    request is answered 413, and clients find it by its home page. ``well_known=True`` adds NRP's
     ``/.well-known/repository`` document; ``csrf=False`` drops the session cookie
     checks of the API; ``cut_upload_deletes_entry=False`` keeps the entry of a
     whole-content upload whose body ends early (InvenioRDM deletes it).
@@ -94,6 +95,7 @@ class LocalRepository:
         storage: str | FromProfile = FROM_PROFILE,
         download_url_expiry: int | FromProfile = FROM_PROFILE,
         part_url_expiry: int | FromProfile = FROM_PROFILE,
+        max_request_size: int | FromProfile | None = FROM_PROFILE,
     ) -> None:
         options: dict[str, Any] = {
             "transfers": _tuple(transfers),
@@ -118,6 +120,7 @@ class LocalRepository:
             "storage": storage,
             "download_url_expiry": download_url_expiry,
             "part_url_expiry": part_url_expiry,
+            "max_request_size": max_request_size,
         }
         if rate_limit is not FROM_PROFILE and guest_rate_limit is FROM_PROFILE:
             options["guest_rate_limit"] = options["rate_limit"]

@@ -43,7 +43,7 @@ from .http import (
 )
 from .objects import PENDING_OBJECT_FIELDS
 from .serialize import guess_mimetype
-from .uploads import require_bytes_body
+from .uploads import refuse_oversized_body, require_bytes_body
 
 TRANSFER_FAILED = "File upload transfer failed."
 QUOTA_EXCEEDED = "Bucket quota exceeded."
@@ -63,6 +63,7 @@ def _failed_response(ctx: Context, request: Request, row: FileRow, record: Recor
 
 # whole content (L) ----------------------------------------------------------------------
 def put_content(ctx: Context, request: Request) -> Response:
+    refuse_oversized_body(request, ctx.config.max_request_size)
     record, row = own_draft_file(ctx, request)
     key = row.key
     kind = row.data["transfer"]["type"]
@@ -144,6 +145,7 @@ def _delete_entry(ctx: Context, row: FileRow) -> None:
 
 # multipart parts (M) --------------------------------------------------------------------
 def put_part(ctx: Context, request: Request) -> Response:
+    refuse_oversized_body(request, ctx.config.max_request_size)
     record, row = own_draft_file(ctx, request)
     key = row.key
     if request.decision.refuse_multipart_parts:

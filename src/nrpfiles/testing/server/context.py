@@ -28,6 +28,10 @@ MAX_FILES = 100
 # InvenioRDM's RDM_FILES_DEFAULT_QUOTA_SIZE and RDM_FILES_DEFAULT_MAX_FILE_SIZE: 10 GB each
 DEFAULT_BUCKET_QUOTA = 10 * 10**9
 DEFAULT_MAX_FILE_SIZE = 10 * 10**9
+# invenio-app-rdm's MAX_CONTENT_LENGTH, which every content and part PUT meets too:
+# invenio-records-resources lifts the limit of those to FILES_REST_DEFAULT_MAX_FILE_SIZE,
+# but that is None unless a site sets it, and Flask 3.1 then takes the app's limit
+DEFAULT_MAX_REQUEST_SIZE = 100 * 2**20
 # how long the background task takes to fill in a multipart upload's checksum
 DEFAULT_CHECKSUM_DELAY = 0.5
 INVENIO_VERSION = "14.0"
@@ -56,6 +60,8 @@ class RepositoryConfig:
     max_files: int = MAX_FILES
     max_file_size: int | None = DEFAULT_MAX_FILE_SIZE
     bucket_quota: int | None = DEFAULT_BUCKET_QUOTA
+    # the largest body one content or part PUT may carry (413 above); None: no limit
+    max_request_size: int | None = DEFAULT_MAX_REQUEST_SIZE
     checksum_delay: float = DEFAULT_CHECKSUM_DELAY
     well_known: bool = False
     invenio_version: str = INVENIO_VERSION

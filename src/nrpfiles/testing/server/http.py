@@ -30,6 +30,8 @@ log = logging.getLogger("nrpfiles.testing")
 
 # InvenioRDM's answer to a missing or unknown token as much as to someone else's record
 PERMISSION_DENIED = "Permission denied."
+# werkzeug's RequestEntityTooLarge, which InvenioRDM's files resource answers as JSON
+TOO_LARGE = "The data value transmitted exceeds the capacity limit."
 NOT_FOUND = (
     "The requested URL was not found on the server. If you entered the URL manually "
     "please check your spelling and try again."
@@ -227,7 +229,7 @@ class Request:
                 raise ApiError(411, "A Content-Length header is required.")
             return b""
         if length > limit:
-            raise ApiError(413, "The data value transmitted exceeds the capacity limit.")
+            raise ApiError(413, TOO_LARGE)
         buffer = bytearray(length)
         view = memoryview(buffer)
         filled = 0

@@ -7,10 +7,17 @@ import os
 from pathlib import Path
 
 from .hashing import HashJob
-from .http import ApiError, ClientWentAway, Request, unsupported_type
+from .http import TOO_LARGE, ApiError, ClientWentAway, Request, unsupported_type
 
 CHUNK = 4 << 20
 OCTET_STREAM = "application/octet-stream"
+
+
+def refuse_oversized_body(request: Request, limit: int | None) -> None:
+    """413 for a body above ``limit``, before anything else is looked at, as Flask does."""
+    length = request.content_length
+    if limit is not None and length is not None and length > limit:
+        raise ApiError(413, TOO_LARGE)
 
 
 def require_bytes_body(request: Request) -> int:
