@@ -1,22 +1,28 @@
-"""The ASGI example against the local repository, through Starlette's own test client."""
+"""The ASGI example against the local repository, through httpx's ASGI transport."""
 
 import hashlib
 import os
 
+import httpx
 import pytest
+import pytest_asyncio
 from asgi_files import create_app
-from starlette.testclient import TestClient
 
 from nrpfiles import Client
 from nrpfiles.streams import MemorySink
 
 
-@pytest.fixture
-def browser(local_repository):
+@pytest_asyncio.fixture
+async def browser(local_repository):
     app = create_app(
         {"NRPFILES_URL": local_repository.url, "NRPFILES_TOKEN": local_repository.token}
     )
-    with TestClient(app) as browser:  # runs the lifespan: the shared client opens and closes
+    transport = httpx.ASGITransport(app=app)
+    # the lifespan, as a server runs it: the shared client opens and closes
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as browser,
+    ):
         yield browser
     assert app.state.nrpfiles._http._client.is_closed  # shutdown closed its connections
 
@@ -32,46 +38,46 @@ def uploaded_record(response) -> str:
     return response.headers["location"].split("/records/")[1].split("/")[0]
 
 
-def upload(browser, name, data, **form):
-    return browser.post("/upload", files={"file": (name, data)}, data=form, follow_redirects=False)
+async def upload(browser, name, data, **form):
+    return await browser.post("/upload", files={"file": (name, data)}, data=form)
 
 
 @pytest.mark.parametrize("size", [100_000, 3 << 20], ids=["small", "spooled-by-starlette"])
-def test_a_browser_upload_goes_into_a_new_draft(browser, check_client, size):
+async def test_a_browser_upload_goes_into_a_new_draft(browser, check_client, size):
     data = os.urandom(size)
-    record_id = uploaded_record(upload(browser, "measurements.bin", data))
-    listing = browser.get(f"/records/{record_id}/files").json()
+    record_id = uploaded_record(await upload(browser, "measurements.bin", data))
+    listing = (await browser.get(f"/records/{record_id}/files")).json()
     assert listing["files"] == [
         {"key": "measurements.bin", "size": size, "checksum": "md5:" + hashlib.md5(data).hexdigest()}
     ]
     assert check_client.files.download(record_id, "measurements.bin", MemorySink()).data == data
 
 
-def test_a_second_file_goes_into_the_same_draft(browser):
-    record_id = uploaded_record(upload(browser, "a.txt", b"first"))
-    upload(browser, "b.txt", b"second", record=record_id)
-    files = browser.get(f"/records/{record_id}/files").json()["files"]
+async def test_a_second_file_goes_into_the_same_draft(browser):
+    record_id = uploaded_record(await upload(browser, "a.txt", b"first"))
+    await upload(browser, "b.txt", b"second", record=record_id)
+    files = (await browser.get(f"/records/{record_id}/files")).json()["files"]
     assert sorted(f["key"] for f in files) == ["a.txt", "b.txt"]
 
 
-def test_a_file_is_streamed_to_the_browser(browser):
+async def test_a_file_is_streamed_to_the_browser(browser):
     data = os.urandom(5 << 20)
-    record_id = uploaded_record(upload(browser, "big.bin", data))
-    with browser.stream("GET", f"/records/{record_id}/files/big.bin") as response:
+    record_id = uploaded_record(await upload(browser, "big.bin", data))
+    async with browser.stream("GET", f"/records/{record_id}/files/big.bin") as response:
         assert response.status_code == 200
         assert response.headers["content-length"] == str(len(data))
         assert response.headers["content-disposition"] == "attachment; filename*=UTF-8''big.bin"
-        chunks = list(response.iter_bytes())
+        chunks = [chunk async for chunk in response.aiter_bytes()]
     assert b"".join(chunks) == data
 
 
-def test_missing_things_are_404(browser):
-    assert browser.get("/records/nosuch/files").status_code == 404
-    assert upload(browser, "a.txt", b"x", record="nosuch").status_code == 404
-    record_id = uploaded_record(upload(browser, "a.txt", b"x"))
-    assert browser.get(f"/records/{record_id}/files/other.txt").status_code == 404
+async def test_missing_things_are_404(browser):
+    assert (await browser.get("/records/nosuch/files")).status_code == 404
+    assert (await upload(browser, "a.txt", b"x", record="nosuch")).status_code == 404
+    record_id = uploaded_record(await upload(browser, "a.txt", b"x"))
+    assert (await browser.get(f"/records/{record_id}/files/other.txt")).status_code == 404
 
 
-def test_the_form_posts_a_file(browser):
-    page = browser.get("/")
+async def test_the_form_posts_a_file(browser):
+    page = await browser.get("/")
     assert page.status_code == 200 and 'type="file"' in page.text
