@@ -1,6 +1,6 @@
 """Transfer benchmarks, printed as markdown.
 
-    python benchmarks/run.py                 # the full run (~25 minutes)
+    python benchmarks/run.py                 # the full run (~40 minutes)
     python benchmarks/run.py --quick         # a smoke run (a few minutes)
     python benchmarks/run.py --real-invenio  # adds the real InvenioRDM 14 rows (heavy)
 
