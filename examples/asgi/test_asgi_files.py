@@ -11,6 +11,8 @@ from asgi_files import create_app
 from nrpfiles import Client
 from nrpfiles.streams import MemorySink
 
+pytestmark = pytest.mark.asyncio  # also where pytest-asyncio is not in auto mode
+
 
 @pytest_asyncio.fixture
 async def browser(local_repository):
@@ -18,7 +20,8 @@ async def browser(local_repository):
         {"NRPFILES_URL": local_repository.url, "NRPFILES_TOKEN": local_repository.token}
     )
     transport = httpx.ASGITransport(app=app)
-    # the lifespan, as a server runs it: the shared client opens and closes
+    # the app's lifespan context: the shared client opens and closes, as at a
+    # server's startup and shutdown
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://testserver") as browser,

@@ -448,6 +448,28 @@ async def test_a_part_answered_with_transfer_failed_stops_the_upload(client, res
     assert not commit.called and deleted.called
 
 
+async def test_a_part_too_large_for_the_repository_says_what_to_do(client, respx_mock, draft):
+    parts = [{"part": n, "url": f"{FILES}/big.bin/content/{n}", "expiration": None} for n in (1, 2)]
+    multipart = entry("big.bin", transfer={"type": "M"})
+    multipart["links"] = {
+        "self": f"{FILES}/big.bin",
+        "parts": parts,
+        "commit": f"{FILES}/big.bin/commit",
+    }
+    respx_mock.post(FILES).respond(201, json={"entries": [multipart]})
+    respx_mock.put(url__regex=rf"{re.escape(FILES)}/big\.bin/content/\d").respond(
+        413, json={"status": 413, "message": "The data value transmitted exceeds the capacity limit."}
+    )
+    commit = respx_mock.post(f"{FILES}/big.bin/commit").respond(200, json=entry("big.bin"))
+    deleted = respx_mock.delete(f"{FILES}/big.bin").respond(204)
+    with pytest.raises(RepositoryClientError, match="smaller parts") as caught:
+        await client.files.upload(
+            draft, "big.bin", {}, bytes(12 << 20), "multipart", {"part_size": 6 << 20}
+        )
+    assert caught.value.status == 413 and f"{6 << 20} bytes" in str(caught.value)
+    assert not commit.called and deleted.called
+
+
 async def test_a_corrupted_range_fails_verification_and_leaves_no_target(
     client, respx_mock, tmp_path
 ):

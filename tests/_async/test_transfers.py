@@ -150,6 +150,6 @@ async def test_one_request_above_100_mib_is_refused_and_auto_sends_the_file_in_p
     assert caught.value.server_message == "The data value transmitted exceeds the capacity limit."
     assert "over.bin" not in await client.files.list(draft)
 
-    # in one request it would meet the same 413
+    # auto sends it in parts (in one request it would meet the 413 again)
     file = await client.files.upload(draft, "over.bin", {}, path)
     assert file.status == "completed" and file.size == 100 * MIB + 1

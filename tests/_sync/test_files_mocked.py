@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_files_mocked.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 1a81baa21f6953b2114d515139f50ecb70ec69556cc01ec5cade5e300189f3db
+# body-sha256: f545a82d5421792971502586438ec4d87f235b5c45bea5e3a45a3fc3d18dd01f
 """Files API against mocked HTTP: protocol quirks the local repository does not show."""
 
 from __future__ import annotations
@@ -447,6 +447,28 @@ def test_a_part_answered_with_transfer_failed_stops_the_upload(client, respx_moc
     deleted = respx_mock.delete(f"{FILES}/big.bin").respond(204)
     with pytest.raises(TransferError, match="File upload transfer failed"):
         client.files.upload(draft, "big.bin", {}, data, "multipart", {"part_size": 6 << 20})
+    assert not commit.called and deleted.called
+
+
+def test_a_part_too_large_for_the_repository_says_what_to_do(client, respx_mock, draft):
+    parts = [{"part": n, "url": f"{FILES}/big.bin/content/{n}", "expiration": None} for n in (1, 2)]
+    multipart = entry("big.bin", transfer={"type": "M"})
+    multipart["links"] = {
+        "self": f"{FILES}/big.bin",
+        "parts": parts,
+        "commit": f"{FILES}/big.bin/commit",
+    }
+    respx_mock.post(FILES).respond(201, json={"entries": [multipart]})
+    respx_mock.put(url__regex=rf"{re.escape(FILES)}/big\.bin/content/\d").respond(
+        413, json={"status": 413, "message": "The data value transmitted exceeds the capacity limit."}
+    )
+    commit = respx_mock.post(f"{FILES}/big.bin/commit").respond(200, json=entry("big.bin"))
+    deleted = respx_mock.delete(f"{FILES}/big.bin").respond(204)
+    with pytest.raises(RepositoryClientError, match="smaller parts") as caught:
+        client.files.upload(
+            draft, "big.bin", {}, bytes(12 << 20), "multipart", {"part_size": 6 << 20}
+        )
+    assert caught.value.status == 413 and f"{6 << 20} bytes" in str(caught.value)
     assert not commit.called and deleted.called
 
 

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_transfers.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 43fcd2a959057a78c86c29df3a6ea0d3be2a0b68f63063aa4640aa7014e6b812
+# body-sha256: c901127418156c4fa2dcda611a8429a5ea40d6a2942d17fd56ab57e21926ca1b
 """Every transfer type the repository lets users use, against each server, every byte verified.
 
 On S3 storage with a lazy worker a multipart upload's checksum stays
@@ -152,6 +152,6 @@ def test_one_request_above_100_mib_is_refused_and_auto_sends_the_file_in_parts(
     assert caught.value.server_message == "The data value transmitted exceeds the capacity limit."
     assert "over.bin" not in client.files.list(draft)
 
-    # in one request it would meet the same 413
+    # auto sends it in parts (in one request it would meet the 413 again)
     file = client.files.upload(draft, "over.bin", {}, path)
     assert file.status == "completed" and file.size == 100 * MIB + 1

@@ -284,7 +284,8 @@ class _PartsUpload:
                 if refused.status == 413:
                     refused.message += (
                         f"; the repository takes no single request of {length} bytes "
-                        "(InvenioRDM: none above 100 MiB): a smaller part_size"
+                        "(InvenioRDM: none above 100 MiB): send smaller parts "
+                        "(a smaller part_size, or more parts)"
                     )
                 raise
             raise_for_failed_transfer(response.content, self._entry.key)

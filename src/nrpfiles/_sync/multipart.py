@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/multipart.py by scripts/gen_sync.py: do not edit.
-# body-sha256: fb22d548b854e60039c34da72f93dc8f09ee08ba12b5dacf80747d23155bd541
+# body-sha256: 0f46a9ad2ed52428e629f8c2f380c96ceaaa71080e88b80d2bae3efc1c2f7ae4
 """Multipart uploads (M): parts in parallel, straight to storage where the repository presigns them.
 
 Two kinds of refusal look alike and mean different things. A 403 from the
@@ -286,7 +286,8 @@ class _PartsUpload:
                 if refused.status == 413:
                     refused.message += (
                         f"; the repository takes no single request of {length} bytes "
-                        "(InvenioRDM: none above 100 MiB): a smaller part_size"
+                        "(InvenioRDM: none above 100 MiB): send smaller parts "
+                        "(a smaller part_size, or more parts)"
                     )
                 raise
             raise_for_failed_transfer(response.content, self._entry.key)
