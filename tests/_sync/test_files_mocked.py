@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_files_mocked.py by scripts/gen_sync.py: do not edit.
-# body-sha256: f545a82d5421792971502586438ec4d87f235b5c45bea5e3a45a3fc3d18dd01f
+# body-sha256: 6313e8aca2f4dbfacca54c24b288bc0c77868c67ee6eaf14f7db29ee8d8f37a7
 """Files API against mocked HTTP: protocol quirks the local repository does not show."""
 
 from __future__ import annotations
@@ -36,6 +36,17 @@ def entry(key: str, **fields) -> dict:
         "links": {"self": base, "content": f"{base}/content", "commit": f"{base}/commit"},
         **fields,
     }
+
+
+def two_part_entry(key: str) -> dict:
+    """The entry of a multipart file whose two parts go to the repository's own API."""
+    base = f"{FILES}/{key}"
+    parts = [{"part": n, "url": f"{base}/content/{n}", "expiration": None} for n in (1, 2)]
+    return entry(
+        key,
+        transfer={"type": "M"},
+        links={"self": base, "parts": parts, "commit": f"{base}/commit"},
+    )
 
 
 def md5(data: bytes) -> str:
@@ -432,13 +443,7 @@ def test_a_failed_hash_leaves_no_committed_unverified_file(client, respx_mock, d
 def test_a_part_answered_with_transfer_failed_stops_the_upload(client, respx_mock, draft):
     size = 12 << 20
     data = bytes(size)
-    parts = [{"part": n, "url": f"{FILES}/big.bin/content/{n}", "expiration": None} for n in (1, 2)]
-    multipart = entry("big.bin", transfer={"type": "M"})
-    multipart["links"] = {
-        "self": f"{FILES}/big.bin",
-        "parts": parts,
-        "commit": f"{FILES}/big.bin/commit",
-    }
+    multipart = two_part_entry("big.bin")
     respx_mock.post(FILES).respond(201, json={"entries": [multipart]})
     respx_mock.put(url__regex=rf"{re.escape(FILES)}/big\.bin/content/\d").respond(
         200, json={"errors": "File upload transfer failed."}
@@ -451,16 +456,11 @@ def test_a_part_answered_with_transfer_failed_stops_the_upload(client, respx_moc
 
 
 def test_a_part_too_large_for_the_repository_says_what_to_do(client, respx_mock, draft):
-    parts = [{"part": n, "url": f"{FILES}/big.bin/content/{n}", "expiration": None} for n in (1, 2)]
-    multipart = entry("big.bin", transfer={"type": "M"})
-    multipart["links"] = {
-        "self": f"{FILES}/big.bin",
-        "parts": parts,
-        "commit": f"{FILES}/big.bin/commit",
-    }
+    multipart = two_part_entry("big.bin")
     respx_mock.post(FILES).respond(201, json={"entries": [multipart]})
     respx_mock.put(url__regex=rf"{re.escape(FILES)}/big\.bin/content/\d").respond(
-        413, json={"status": 413, "message": "The data value transmitted exceeds the capacity limit."}
+        413,
+        json={"status": 413, "message": "The data value transmitted exceeds the capacity limit."},
     )
     commit = respx_mock.post(f"{FILES}/big.bin/commit").respond(200, json=entry("big.bin"))
     deleted = respx_mock.delete(f"{FILES}/big.bin").respond(204)
@@ -636,13 +636,7 @@ def test_multipart_refused_at_the_commit_goes_local_and_is_learnt_once(
     """Zenodo takes multipart at init, then refuses the parts or, here, the commit."""
     size = 12 << 20
     data = bytes(range(256)) * (size // 256)
-    parts = [{"part": n, "url": f"{FILES}/big.bin/content/{n}", "expiration": None} for n in (1, 2)]
-    multipart = entry("big.bin", transfer={"type": "M"})
-    multipart["links"] = {
-        "self": f"{FILES}/big.bin",
-        "parts": parts,
-        "commit": f"{FILES}/big.bin/commit",
-    }
+    multipart = two_part_entry("big.bin")
     inits = []
 
     def init(request: httpx.Request) -> httpx.Response:
