@@ -164,7 +164,7 @@ def test_a_request_above_the_size_limit_is_413_before_anything_else(
         nowhere = api.put(f"{base}/missing/content", content=b"x" * 11, headers=OCTET)
         assert (nowhere.status_code, nowhere.json()) == (413, too_large)
         assert api.put(f"{base}/m/content/1", content=b"x" * 11, headers=OCTET).status_code == 413
-        # the connection lives on for the next request
+        # what the limit lets through is taken as before
         assert api.put(f"{base}/whole/content", content=b"x" * 10, headers=OCTET).is_success
         for part in (1, 2):
             assert api.put(f"{base}/m/content/{part}", content=b"x" * 10, headers=OCTET).is_success
