@@ -4,9 +4,9 @@ The local repository in its ``zenodo`` profile counts requests per token in
 fixed windows, announces the limit on every answer and counts the 429s it
 gives. The client must send nothing the server would refuse, and take barely
 longer than the window allows. ``NRPFILES_PACING_SCALE`` sets how many small
-files are uploaded and how many list calls are made (300 each by default,
-as a Zenodo user's burst; 900 uploading requests and 300 lists through a
-window of 30 requests per 5 seconds take at least 195 s).
+files are uploaded and how many list calls are made (100 each by default:
+a full Zenodo record's worth; 300 uploading requests and 100 lists through a
+window of 30 requests per 5 seconds fill 14 windows and take at least 65 s).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from nrpfiles import AsyncClient
 from tests.parallel import async_run_all
 
 WINDOW = (30, 5.0)
-SCALE = int(os.environ.get("NRPFILES_PACING_SCALE", "300"))
+SCALE = int(os.environ.get("NRPFILES_PACING_SCALE", "100"))
 WORKERS = 8  # tasks (async) or threads (sync) sharing one client
 FILES_PER_RECORD = 100  # Zenodo's limit
 

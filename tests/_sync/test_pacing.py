@@ -1,14 +1,14 @@
 # Generated from tests/_async/test_pacing.py by scripts/gen_sync.py: do not edit.
-# body-sha256: fa35dcc0ac896552af3785790d95b7c1f67118b2d18085c2a02a2177b1b91668
+# body-sha256: d3433d900a68c1e0a755f9ca952683a1d826f65a5aa7f33c719c027c8da10e89
 """A client paced by Zenodo's announced rate limit: a burst goes through with nothing refused.
 
 The local repository in its ``zenodo`` profile counts requests per token in
 fixed windows, announces the limit on every answer and counts the 429s it
 gives. The client must send nothing the server would refuse, and take barely
 longer than the window allows. ``NRPFILES_PACING_SCALE`` sets how many small
-files are uploaded and how many list calls are made (300 each by default,
-as a Zenodo user's burst; 900 uploading requests and 300 lists through a
-window of 30 requests per 5 seconds take at least 195 s).
+files are uploaded and how many list calls are made (100 each by default:
+a full Zenodo record's worth; 300 uploading requests and 100 lists through a
+window of 30 requests per 5 seconds fill 14 windows and take at least 65 s).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from nrpfiles import Client
 from tests.parallel import run_all
 
 WINDOW = (30, 5.0)
-SCALE = int(os.environ.get("NRPFILES_PACING_SCALE", "300"))
+SCALE = int(os.environ.get("NRPFILES_PACING_SCALE", "100"))
 WORKERS = 8  # tasks (async) or threads (sync) sharing one client
 FILES_PER_RECORD = 100  # Zenodo's limit
 
