@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
+
 from tests.cli.conftest import METADATA
 
 
@@ -106,3 +108,64 @@ def test_publish_waiting_for_a_review_prints_the_request(
     again = run("-r", repo.url, "--token", repo.token, "records", "publish", record_id)
     assert again.code == 0 and "\tpublish_draft\tsubmitted\t" in again.out
     assert "waiting for a reviewer" in again.err
+
+
+@pytest.fixture
+def many_small(tmp_path):
+    root = tmp_path / "many"
+    root.mkdir()
+    for n in range(6):
+        (root / f"f{n}.txt").write_bytes(b"%d" % n * (n + 1))
+    return root
+
+
+def test_small_files_have_their_entries_made_in_one_request(
+    repo_run, draft_id, many_small, local_repository
+):
+    created_before = local_repository.stats["statuses"].get("201", 0)
+    result = repo_run("upload", draft_id, many_small, "--json")
+    assert result.code == 0, result.err
+    assert sorted(f["key"] for f in result.json()["uploaded"]) == [f"f{n}.txt" for n in range(6)]
+    # init answers 201, content and commit 200: one init for the six entries
+    assert local_repository.stats["statuses"]["201"] - created_before == 1
+    listed = repo_run("ls", draft_id, "--json").json()
+    assert {(f["key"], f["status"], f["size"]) for f in listed} == {
+        (f"f{n}.txt", "completed", n + 1) for n in range(6)
+    }
+
+
+def test_a_file_failing_for_good_stops_only_itself(repo_run, draft_id, many_small, local_repository):
+    # f3's content is refused every time: the batch stops, the others still go, one by one
+    local_repository.faults.configure(error_rate=1.0, error_status=400, paths=r"/f3\.txt/content$")
+    try:
+        result = repo_run("upload", draft_id, many_small, "--json")
+    finally:
+        local_repository.faults.clear()
+    assert result.code == 1
+    assert [f["key"] for f in result.json()["failed"]] == ["f3.txt"]
+    assert sorted(f["key"] for f in result.json()["uploaded"]) == [
+        f"f{n}.txt" for n in range(6) if n != 3
+    ]
+    assert "1 of 6 uploads failed" in result.err
+    listed = repo_run("ls", draft_id, "--json").json()
+    assert {(f["key"], f["status"]) for f in listed} == {
+        (f"f{n}.txt", "completed") for n in range(6) if n != 3
+    }
+
+
+def test_sync_replaces_changed_small_files_together(
+    repo_run, draft_id, many_small, local_repository
+):
+    assert repo_run("upload", draft_id, many_small).code == 0
+    for n in (1, 4):
+        (many_small / f"f{n}.txt").write_bytes(b"changed %d" % n)
+    (many_small / "new.txt").write_bytes(b"new")
+    created_before = local_repository.stats["statuses"].get("201", 0)
+    result = repo_run("sync", many_small, draft_id, "--json")
+    assert result.code == 0, result.err
+    assert result.json()["upload"] == ["new.txt"]
+    assert sorted(result.json()["replace"]) == ["f1.txt", "f4.txt"]
+    assert local_repository.stats["statuses"]["201"] - created_before == 1
+    listed = {f["key"]: f["size"] for f in repo_run("ls", draft_id, "--json").json()}
+    assert listed["f1.txt"] == len(b"changed 1") and listed["new.txt"] == 3
+    assert repo_run("sync", many_small, draft_id, "--json").json()["upload"] == []

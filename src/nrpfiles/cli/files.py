@@ -12,6 +12,7 @@ import click
 from nrpfiles import Client
 from nrpfiles.cli.parallel import DEFAULT_PARALLEL, Job, Outcome, run_jobs
 from nrpfiles.cli.session import Failed, Session, emit_json
+from nrpfiles.cli.uploads import upload_files
 from nrpfiles.folders import folder_files, plan_download, plan_sync, select
 from nrpfiles.models import File, FilesList, Request
 from nrpfiles.progress import ProgressCallback
@@ -230,17 +231,12 @@ def upload(
     client = session.client(record)
     draft = client.records.draft_records.read(record)
 
-    def send(file_key: str, path: Path, progress: ProgressCallback) -> object:
-        return client.files.upload(
-            draft, file_key, {}, path, transfer, progress=progress, overwrite=overwrite
-        )
-
-    jobs = [
-        Job(file_key, path.stat().st_size, functools.partial(send, file_key, path))
-        for file_key, path in chosen.items()
-    ]
-    outcomes = run_jobs(
-        jobs,
+    outcomes = upload_files(
+        client,
+        draft,
+        chosen,
+        transfer=transfer,
+        replace=chosen.keys() if overwrite else (),
         parallel=parallel,
         label="upload",
         show_progress=not session.quiet,
@@ -268,7 +264,7 @@ def upload(
         elif published is not None:
             click.echo(f"published {published.id} {published.links.self_html or ''}".rstrip())
     if failed:
-        raise Failed(f"{len(failed)} of {len(jobs)} uploads failed" + (", not published" if publish else ""))
+        raise Failed(f"{len(failed)} of {len(outcomes)} uploads failed" + (", not published" if publish else ""))
 
 
 def _record_brief(record: Any) -> dict[str, Any]:
@@ -318,19 +314,12 @@ def sync(
     done_upload: list[str] = []
     done_delete: list[str] = []
     if not dry_run:
-        replaced = {k for k, _ in plan.replace}
-
-        def send(file_key: str, path: Path, progress: ProgressCallback) -> object:
-            return client.files.upload(
-                draft, file_key, {}, path, progress=progress, overwrite=file_key in replaced
-            )
-
-        jobs = [
-            Job(k, p.stat().st_size, functools.partial(send, k, p))
-            for k, p in plan.upload + plan.replace
-        ]
-        outcomes = run_jobs(
-            jobs,
+        outcomes = upload_files(
+            client,
+            draft,
+            dict(plan.upload + plan.replace),
+            transfer="auto",
+            replace={k for k, _ in plan.replace},
             parallel=parallel,
             label="sync",
             show_progress=not session.quiet,
