@@ -153,19 +153,78 @@ def test_a_file_failing_for_good_stops_only_itself(repo_run, draft_id, many_smal
     }
 
 
-def test_sync_replaces_changed_small_files_together(
+def test_sync_sends_new_files_together_and_replaces_changed_ones_each_on_its_own(
     repo_run, draft_id, many_small, local_repository
 ):
     assert repo_run("upload", draft_id, many_small).code == 0
     for n in (1, 4):
         (many_small / f"f{n}.txt").write_bytes(b"changed %d" % n)
-    (many_small / "new.txt").write_bytes(b"new")
+    for name in ("new-1.txt", "new-2.txt"):
+        (many_small / name).write_bytes(name.encode())
     created_before = local_repository.stats["statuses"].get("201", 0)
     result = repo_run("sync", many_small, draft_id, "--json")
     assert result.code == 0, result.err
-    assert result.json()["upload"] == ["new.txt"]
+    assert sorted(result.json()["upload"]) == ["new-1.txt", "new-2.txt"]
     assert sorted(result.json()["replace"]) == ["f1.txt", "f4.txt"]
-    assert local_repository.stats["statuses"]["201"] - created_before == 1
+    # one entry request for both new files, one for each replaced file
+    assert local_repository.stats["statuses"]["201"] - created_before == 3
     listed = {f["key"]: f["size"] for f in repo_run("ls", draft_id, "--json").json()}
-    assert listed["f1.txt"] == len(b"changed 1") and listed["new.txt"] == 3
+    assert listed["f1.txt"] == len(b"changed 1") and listed["new-2.txt"] == len(b"new-2.txt")
     assert repo_run("sync", many_small, draft_id, "--json").json()["upload"] == []
+
+
+def test_files_already_on_the_draft_are_refused_each_on_its_own(
+    repo_run, draft_id, many_small, local_repository
+):
+    assert repo_run("upload", draft_id, many_small / "f1.txt", many_small / "f4.txt").code == 0
+    created_before = local_repository.stats["statuses"].get("201", 0)
+    result = repo_run("upload", draft_id, many_small, "--json")
+    assert result.code == 1
+    assert sorted(f["key"] for f in result.json()["failed"]) == ["f1.txt", "f4.txt"]
+    assert all("already exists" in f["error"] for f in result.json()["failed"])
+    assert sorted(f["key"] for f in result.json()["uploaded"]) == [
+        f"f{n}.txt" for n in (0, 2, 3, 5)
+    ]
+    assert local_repository.stats["statuses"]["201"] - created_before == 1  # the new four
+    again = repo_run("upload", draft_id, many_small, "--json")
+    assert again.code == 1 and again.json()["uploaded"] == []
+    assert len(again.json()["failed"]) == 6
+
+
+def test_ctrl_c_in_a_batch_leaves_only_complete_files(
+    repo_run, draft_id, many_small, local_repository, monkeypatch
+):
+    from nrpfiles.cli import parallel
+
+    real_wait = parallel._wait_all
+    requests_before = local_repository.stats["requests"]
+
+    def ctrl_c_once_a_content_arrived(futures):
+        # Ctrl-C arrives in the main thread while the batch is under way.
+        import time
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(f.done() for f in futures):
+            # the listing, the entries, the first content: the last files have not begun
+            if local_repository.stats["requests"] - requests_before >= 3:
+                raise KeyboardInterrupt
+            time.sleep(0.001)
+        real_wait(futures)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(parallel, "_wait_all", ctrl_c_once_a_content_arrived)
+    local_repository.faults.configure(delay=0.2, paths=r"/content$")
+    try:
+        result = repo_run("upload", draft_id, many_small)
+    finally:
+        local_repository.faults.clear()
+    assert result.code == 130 and "interrupted" in result.err
+    listed = repo_run("ls", draft_id, "--json").json()
+    assert {f["status"] for f in listed} <= {"completed"}  # unfinished entries removed
+    assert len(listed) < 6
+    monkeypatch.setattr(parallel, "_wait_all", real_wait)
+    assert repo_run("sync", many_small, draft_id).code == 0
+    listed = repo_run("ls", draft_id, "--json").json()
+    assert sorted((f["key"], f["status"]) for f in listed) == [
+        (f"f{n}.txt", "completed") for n in range(6)
+    ]

@@ -1,11 +1,11 @@
 """Running several library transfers at once under one progress bar, and stopping them on Ctrl-C.
 
-The transfers themselves are ``client.files.upload`` / ``download`` calls; this
-module only schedules them on threads (each in a copy of the caller's context,
-so ``limit_connections`` reaches it) and adds their progress up. On Ctrl-C the
-progress callbacks raise, which the library treats as an interruption: a
-download's target is left as it was and its bytes kept beside it, and a
-multipart upload's pending entry stays, for the next run to resume.
+The transfers themselves are ``client.files`` calls (``upload``, ``upload_many``,
+``download``); this module only schedules them on threads (each in a copy of the
+caller's context, so ``limit_connections`` reaches it) and adds their progress
+up. On Ctrl-C the progress callbacks raise, which the library treats as an
+interruption: a download's target is left as it was and its bytes kept beside
+it, and a multipart upload's pending entry stays, for the next run to resume.
 """
 
 from __future__ import annotations
