@@ -10,7 +10,6 @@ which go in parts, take the path of a single upload (journaled and resumable).
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -156,10 +155,9 @@ class _Uploads:
     async def clean_up(self, error: BaseException, *, total: int) -> None:
         """Remove the entries made here that did not complete, and say so in the error."""
         unfinished = [e for key, e in self._created.items() if key not in self._completed]
-        # side by side: after Ctrl-C, a hundred removals one after another keep a shell waiting
-        removals = [functools.partial(self._uploader.remove, entry) for entry in unfinished]
-        removed = await async_gather(removals, limit=_width())
-        kept = removed.count(False)
+        kept = 0
+        for entry in unfinished:
+            kept += 0 if await self._uploader.remove(entry) else 1
         if isinstance(error, RepositoryError):
             error.message += (
                 f"; {len(self._completed)} of {total} files were uploaded and stay on the "

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/upload_many.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 8dbbc343b82686639cb386a0a4ad273789cafa0494b7022698f2d84fac392b92
+# body-sha256: d3e12bbd197571751ed16d47cb01d0cbfb8c9c1b50dcd65c3dcdd2e0e0c5ed86
 """Many files to one draft: their entries made together, their bytes sent side by side.
 
 InvenioRDM answers the creation of a file entry more slowly the more files the
@@ -12,7 +12,6 @@ which go in parts, take the path of a single upload (journaled and resumable).
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -158,10 +157,9 @@ class _Uploads:
     def clean_up(self, error: BaseException, *, total: int) -> None:
         """Remove the entries made here that did not complete, and say so in the error."""
         unfinished = [e for key, e in self._created.items() if key not in self._completed]
-        # side by side: after Ctrl-C, a hundred removals one after another keep a shell waiting
-        removals = [functools.partial(self._uploader.remove, entry) for entry in unfinished]
-        removed = gather(removals, limit=_width())
-        kept = removed.count(False)
+        kept = 0
+        for entry in unfinished:
+            kept += 0 if self._uploader.remove(entry) else 1
         if isinstance(error, RepositoryError):
             error.message += (
                 f"; {len(self._completed)} of {total} files were uploaded and stay on the "
