@@ -19,7 +19,6 @@ still go. The file that stopped the batch is tried a second time that way.
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from nrpfiles import Client
 from nrpfiles._transfer_plan import MULTIPART_THRESHOLD
 from nrpfiles.cli.parallel import Job, Outcome, run_jobs
 from nrpfiles.errors import RepositoryError
+from nrpfiles.folders import same_content
 from nrpfiles.models import File
 from nrpfiles.progress import ProgressCallback
 
@@ -84,7 +84,9 @@ def upload_files(
         # what the batch left cannot be told: no file of it is reported uploaded
         by_key.update({key: Outcome(one(key), batch_outcome.error) for key in together})
         return [by_key[key] for key in files]
-    uploaded = [key for key in together if _holds(on_draft.get(key), files[key])]
+    uploaded = [
+        key for key in together if key in on_draft and same_content(files[key], on_draft[key])
+    ]
     by_key.update({key: Outcome(one(key), None) for key in uploaded})
     again = run([one(key) for key in together if key not in uploaded])
     by_key.update({outcome.job.name: outcome for outcome in again})
@@ -98,14 +100,3 @@ def _sent_whole(transfer: str, size: int) -> bool:
 
 def _completed_entries(client: Client, draft: Any) -> dict[str, File]:
     return {file.key: file for file in client.files.list(draft) if file.status == "completed"}
-
-
-def _holds(entry: File | None, path: Path) -> bool:
-    """Whether a completed entry holds the content of ``path``: size and MD5."""
-    if entry is None or entry.size != path.stat().st_size:
-        return False
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as source:
-        while chunk := source.read(1 << 20):
-            digest.update(chunk)
-    return entry.checksum == f"md5:{digest.hexdigest()}"
