@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import time
 
 import pytest
 
+from nrpfiles.cli import parallel
 from tests.cli.conftest import METADATA
 
 
@@ -194,15 +196,11 @@ def test_files_already_on_the_draft_are_refused_each_on_its_own(
 def test_ctrl_c_in_a_batch_leaves_only_complete_files(
     repo_run, draft_id, many_small, local_repository, monkeypatch
 ):
-    from nrpfiles.cli import parallel
-
     real_wait = parallel._wait_all
     requests_before = local_repository.stats["requests"]
 
     def ctrl_c_once_a_content_arrived(futures):
         # Ctrl-C arrives in the main thread while the batch is under way.
-        import time
-
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not any(f.done() for f in futures):
             # the listing, the entries, the first content: the last files have not begun
