@@ -301,21 +301,22 @@ class AsyncFilesClient:
         Giving a record without a key is refused rather than read as "all
         files"; use :meth:`delete_all` for that.
         """
+        entries = self._uploader.entries_of_drafts
         if isinstance(record_or_file_or_url, File) and key is None:
-            await self._http.request("DELETE", self._self_link(record_or_file_or_url))
+            await entries.delete(self._self_link(record_or_file_or_url))
             return
         if key is None:
             if isinstance(record_or_file_or_url, Record):
                 raise ValueError("give the key of the file to delete, or use delete_all(record)")
-            await self._on_file_url("DELETE", to_url(record_or_file_or_url))
+            await entries.delete(await self._draft_file_url(to_url(record_or_file_or_url)))
             return
         files_url = await self._files_url(record_or_file_or_url, for_writing=True)
-        await self._http.request("DELETE", self._file_url_within(files_url, key))
+        await entries.delete(self._file_url_within(files_url, key))
 
     async def delete_all(self, record_or_url: Any) -> None:
         """Delete every file of a draft."""
         files_url = await self._files_url(record_or_url, for_writing=True)
-        await self._http.request("DELETE", files_url)
+        await self._uploader.entries_of_drafts.delete_all(files_url)
 
     # -- resolving what callers pass -------------------------------------------------
 
@@ -357,26 +358,27 @@ class AsyncFilesClient:
         return await self._refs.api_form(str(to_url(record_or_url)))
 
     async def _read_file_url(self, url: httpx.URL) -> File:
-        response = await self._on_file_url("GET", url)
+        response = await self._get_file_url(url)
         return structure(decode_json(response), File)
 
-    async def _on_file_url(self, method: str, url: httpx.URL) -> httpx.Response:
-        """Call a file URL as given, or its draft twin when only the draft has the file.
+    async def _get_file_url(self, url: httpx.URL) -> httpx.Response:
+        """Read a file URL as given, or its draft twin when only the draft has the file.
 
-        Published files are read-only, so a change always goes to the draft.
         A file's web page (``{site}/records/ID/files/KEY``) stands for its API URL.
         """
         url = to_url(await self._refs.api_form(str(url)))
-        match = None if "/draft/files/" in str(url) else _PUBLISHED_FILE.match(str(url))
-        if match is None:
-            return await self._http.request(method, url)
-        draft_url = f"{match['record']}/draft/files/{match['key']}"
-        if method != "GET":
-            return await self._http.request(method, draft_url)
+        draft_url = _draft_twin(url)
+        if draft_url is None:
+            return await self._http.request("GET", url)
         try:
-            return await self._http.request(method, url)
+            return await self._http.request("GET", url)
         except DoesNotExistError:
-            return await self._http.request(method, draft_url)
+            return await self._http.request("GET", draft_url)
+
+    async def _draft_file_url(self, url: httpx.URL) -> httpx.URL | str:
+        """The URL a change of this file goes to: published files are read-only, so the draft's."""
+        url = to_url(await self._refs.api_form(str(url)))
+        return _draft_twin(url) or url
 
     def _file_url_within(self, files_url: str, key: str | File) -> str:
         if isinstance(key, File):
@@ -433,3 +435,9 @@ def key_hint(file_or_url: Any, key_or_sink: Any, sink: Any) -> str | None:
         return file_or_url.key
     match = _PUBLISHED_FILE.match(str(file_or_url)) if sink is None else None
     return unquote(match["key"]) if match else None
+
+
+def _draft_twin(url: httpx.URL) -> str | None:
+    """The draft's URL of a published record's file; None for a URL that is a draft's already."""
+    match = None if "/draft/files/" in str(url) else _PUBLISHED_FILE.match(str(url))
+    return None if match is None else f"{match['record']}/draft/files/{match['key']}"

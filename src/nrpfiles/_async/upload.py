@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
 import httpx
 
+from nrpfiles._async.draft_entries import AsyncDraftEntries
 from nrpfiles._async.http import AsyncHttp
 from nrpfiles._async.multipart import async_upload_multipart
 from nrpfiles._async.resume_upload import async_resume_point, upload_journal
@@ -63,6 +65,7 @@ class AsyncUploader:
     def __init__(self, http: AsyncHttp, *, max_file_size: int | None = None) -> None:
         self._http = http
         self._max_file_size = max_file_size
+        self.entries_of_drafts = AsyncDraftEntries(http)
         # Zenodo takes multipart at init, then refuses parts and commit: learnt once per client.
         self.multipart_refused = False
 
@@ -291,7 +294,7 @@ class AsyncUploader:
                         url=error.url,
                     ) from None
                 if existing is not None:
-                    await self.remove(existing)
+                    await self._delete_replaced(existing)
                 overwrite = False  # what stood there is gone; anything new is ours
         else:
             raise TransferError(
@@ -306,9 +309,7 @@ class AsyncUploader:
     async def create_entries(
         self, files_url: str, entries: list[dict[str, Any]]
     ) -> tuple[Any, httpx.Response]:
-        # Safe to repeat: if a lost answer hid a success, the retry finds the keys
-        # taken by unfinished entries, which init replaces.
-        return await self._http.request_json("POST", files_url, json=entries, idempotent=True)
+        return await self.entries_of_drafts.create(files_url, entries)
 
     async def read_entry(self, files_url: str, key: str) -> File | None:
         """The entry under ``key`` with all its links (part links too); None when absent."""
@@ -392,9 +393,15 @@ class AsyncUploader:
             entry = await self.reread(entry)
         return entry
 
+    async def _delete_replaced(self, entry: File) -> None:
+        # Not remove(): a file that stays would make the next try look like a conflict.
+        # One that someone else removed meanwhile leaves the key free all the same.
+        with contextlib.suppress(DoesNotExistError):
+            await self.entries_of_drafts.delete(entry_url(entry))
+
     async def remove(self, entry: File) -> bool:
         try:
-            await self._http.request("DELETE", entry_url(entry))
+            await self.entries_of_drafts.delete(entry_url(entry))
         except DoesNotExistError:
             return True  # the repository removed it itself, as after a failed content PUT
         except RepositoryError as error:

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/files.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 3a9967c16132a3b1060794b57635abfa967958232de79f276bd5738f35e054e0
+# body-sha256: 80ff4f95b9ce9781ef77da92f9d1fde6d3d8984b17365c0606f900c7450130b5
 """``client.files``: list, read, upload, download, update and delete the files of a record."""
 
 from __future__ import annotations
@@ -303,21 +303,22 @@ class FilesClient:
         Giving a record without a key is refused rather than read as "all
         files"; use :meth:`delete_all` for that.
         """
+        entries = self._uploader.entries_of_drafts
         if isinstance(record_or_file_or_url, File) and key is None:
-            self._http.request("DELETE", self._self_link(record_or_file_or_url))
+            entries.delete(self._self_link(record_or_file_or_url))
             return
         if key is None:
             if isinstance(record_or_file_or_url, Record):
                 raise ValueError("give the key of the file to delete, or use delete_all(record)")
-            self._on_file_url("DELETE", to_url(record_or_file_or_url))
+            entries.delete(self._draft_file_url(to_url(record_or_file_or_url)))
             return
         files_url = self._files_url(record_or_file_or_url, for_writing=True)
-        self._http.request("DELETE", self._file_url_within(files_url, key))
+        entries.delete(self._file_url_within(files_url, key))
 
     def delete_all(self, record_or_url: Any) -> None:
         """Delete every file of a draft."""
         files_url = self._files_url(record_or_url, for_writing=True)
-        self._http.request("DELETE", files_url)
+        self._uploader.entries_of_drafts.delete_all(files_url)
 
     # -- resolving what callers pass -------------------------------------------------
 
@@ -359,26 +360,27 @@ class FilesClient:
         return self._refs.api_form(str(to_url(record_or_url)))
 
     def _read_file_url(self, url: httpx.URL) -> File:
-        response = self._on_file_url("GET", url)
+        response = self._get_file_url(url)
         return structure(decode_json(response), File)
 
-    def _on_file_url(self, method: str, url: httpx.URL) -> httpx.Response:
-        """Call a file URL as given, or its draft twin when only the draft has the file.
+    def _get_file_url(self, url: httpx.URL) -> httpx.Response:
+        """Read a file URL as given, or its draft twin when only the draft has the file.
 
-        Published files are read-only, so a change always goes to the draft.
         A file's web page (``{site}/records/ID/files/KEY``) stands for its API URL.
         """
         url = to_url(self._refs.api_form(str(url)))
-        match = None if "/draft/files/" in str(url) else _PUBLISHED_FILE.match(str(url))
-        if match is None:
-            return self._http.request(method, url)
-        draft_url = f"{match['record']}/draft/files/{match['key']}"
-        if method != "GET":
-            return self._http.request(method, draft_url)
+        draft_url = _draft_twin(url)
+        if draft_url is None:
+            return self._http.request("GET", url)
         try:
-            return self._http.request(method, url)
+            return self._http.request("GET", url)
         except DoesNotExistError:
-            return self._http.request(method, draft_url)
+            return self._http.request("GET", draft_url)
+
+    def _draft_file_url(self, url: httpx.URL) -> httpx.URL | str:
+        """The URL a change of this file goes to: published files are read-only, so the draft's."""
+        url = to_url(self._refs.api_form(str(url)))
+        return _draft_twin(url) or url
 
     def _file_url_within(self, files_url: str, key: str | File) -> str:
         if isinstance(key, File):
@@ -435,3 +437,9 @@ def key_hint(file_or_url: Any, key_or_sink: Any, sink: Any) -> str | None:
         return file_or_url.key
     match = _PUBLISHED_FILE.match(str(file_or_url)) if sink is None else None
     return unquote(match["key"]) if match else None
+
+
+def _draft_twin(url: httpx.URL) -> str | None:
+    """The draft's URL of a published record's file; None for a URL that is a draft's already."""
+    match = None if "/draft/files/" in str(url) else _PUBLISHED_FILE.match(str(url))
+    return None if match is None else f"{match['record']}/draft/files/{match['key']}"

@@ -1,14 +1,16 @@
 # Generated from src/nrpfiles/_async/upload.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 78c6c0f4b96a7d379d66de5043dca8192a0369b076a94f5117eefb28c189b036
+# body-sha256: 9a374e8000bfeac93e1779c23b11e927cf6b333d62603ba0485912777a496567
 """Uploads: local (L), multipart (M), url-fetch (F) and remote (R), verified and cleaned up."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
 import httpx
 
+from nrpfiles._sync.draft_entries import DraftEntries
 from nrpfiles._sync.http import Http
 from nrpfiles._sync.multipart import upload_multipart
 from nrpfiles._sync.resume_upload import resume_point, upload_journal
@@ -65,6 +67,7 @@ class Uploader:
     def __init__(self, http: Http, *, max_file_size: int | None = None) -> None:
         self._http = http
         self._max_file_size = max_file_size
+        self.entries_of_drafts = DraftEntries(http)
         # Zenodo takes multipart at init, then refuses parts and commit: learnt once per client.
         self.multipart_refused = False
 
@@ -293,7 +296,7 @@ class Uploader:
                         url=error.url,
                     ) from None
                 if existing is not None:
-                    self.remove(existing)
+                    self._delete_replaced(existing)
                 overwrite = False  # what stood there is gone; anything new is ours
         else:
             raise TransferError(
@@ -308,9 +311,7 @@ class Uploader:
     def create_entries(
         self, files_url: str, entries: list[dict[str, Any]]
     ) -> tuple[Any, httpx.Response]:
-        # Safe to repeat: if a lost answer hid a success, the retry finds the keys
-        # taken by unfinished entries, which init replaces.
-        return self._http.request_json("POST", files_url, json=entries, idempotent=True)
+        return self.entries_of_drafts.create(files_url, entries)
 
     def read_entry(self, files_url: str, key: str) -> File | None:
         """The entry under ``key`` with all its links (part links too); None when absent."""
@@ -394,9 +395,15 @@ class Uploader:
             entry = self.reread(entry)
         return entry
 
+    def _delete_replaced(self, entry: File) -> None:
+        # Not remove(): a file that stays would make the next try look like a conflict.
+        # One that someone else removed meanwhile leaves the key free all the same.
+        with contextlib.suppress(DoesNotExistError):
+            self.entries_of_drafts.delete(entry_url(entry))
+
     def remove(self, entry: File) -> bool:
         try:
-            self._http.request("DELETE", entry_url(entry))
+            self.entries_of_drafts.delete(entry_url(entry))
         except DoesNotExistError:
             return True  # the repository removed it itself, as after a failed content PUT
         except RepositoryError as error:
