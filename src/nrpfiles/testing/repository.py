@@ -47,7 +47,11 @@ class LocalRepository:
     request is answered 413, and clients find it by its home page. ``well_known=True`` adds NRP's
     ``/.well-known/repository`` document; ``csrf=False`` drops the session cookie
     checks of the API; ``cut_upload_deletes_entry=False`` keeps the entry of a
-    whole-content upload whose body ends early (InvenioRDM deletes it).
+    whole-content upload whose body ends early (InvenioRDM deletes it). A delete of
+    a draft's file holds the draft ``delete_save_seconds`` (0.02), as InvenioRDM's
+    save of the draft does: another delete of it meanwhile is refused (400 "Not a
+    valid value." when the draft has a resource type, else 500), and so is a new
+    entry (500); 0 lets them all through.
 
     ``profile`` names the deployment answered as (``"invenio"``, ``"nrp"``,
     ``"zenodo"``; see ``nrpfiles.testing.profiles``): every option not given takes
@@ -96,6 +100,7 @@ class LocalRepository:
         download_url_expiry: int | FromProfile = FROM_PROFILE,
         part_url_expiry: int | FromProfile = FROM_PROFILE,
         max_request_size: int | FromProfile | None = FROM_PROFILE,
+        delete_save_seconds: float | FromProfile = FROM_PROFILE,
     ) -> None:
         options: dict[str, Any] = {
             "transfers": _tuple(transfers),
@@ -121,6 +126,7 @@ class LocalRepository:
             "download_url_expiry": download_url_expiry,
             "part_url_expiry": part_url_expiry,
             "max_request_size": max_request_size,
+            "delete_save_seconds": _float(delete_save_seconds),
         }
         if rate_limit is not FROM_PROFILE and guest_rate_limit is FROM_PROFILE:
             options["guest_rate_limit"] = options["rate_limit"]

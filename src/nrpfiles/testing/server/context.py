@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..faults import Faults
 from ..storage import Store, User
+from .draft_saves import DraftSaves
 from .http import PERMISSION_DENIED, ApiError, Request
 from .ratelimit import RateLimit, RateLimiter
 from .stats import Stats
@@ -35,6 +36,9 @@ DEFAULT_MAX_REQUEST_SIZE = 100 * 2**20
 # how long the background task takes to fill in a multipart upload's checksum
 DEFAULT_CHECKSUM_DELAY = 0.5
 INVENIO_VERSION = "14.0"
+# how long InvenioRDM takes to save a draft when one of its files is deleted (20-70 ms
+# on the real application here): a second delete of the draft meanwhile is refused
+DEFAULT_DELETE_SAVE_SECONDS = 0.02
 # where content lives: InvenioRDM's file store, or S3 (SeaweedFS started with the repository)
 STORAGES = ("file", "s3")
 # invenio-s3's S3_URL_EXPIRATION (downloads) and S3_UPLOAD_URL_EXPIRATION (parts)
@@ -68,6 +72,9 @@ class RepositoryConfig:
     csrf: bool = True
     # InvenioRDM deletes the entry of a whole-content upload whose body ends early
     cut_upload_deletes_entry: bool = True
+    # seconds a delete of a draft's file (or all of them) holds the draft, refusing
+    # another delete or a new entry of it meanwhile; 0: they never overlap
+    delete_save_seconds: float = DEFAULT_DELETE_SAVE_SECONDS
     # the profile these settings started from
     profile: str = "invenio"
     # requests per window for a signed-in user (per user) and for guests (per address);
@@ -106,6 +113,7 @@ class Context:
     storage_port: int | None = None
     stats: Stats = field(default_factory=Stats)
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    draft_saves: DraftSaves = field(default_factory=DraftSaves)
     _violations: int = 0
     _violations_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -132,6 +140,7 @@ class Context:
         self.faults.clear()
         self.stats.reset()
         self.limiter.reset()
+        self.draft_saves.reset()
 
     def count_violation(self) -> None:
         with self._violations_lock:

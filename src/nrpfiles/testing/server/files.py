@@ -159,6 +159,7 @@ def init_files(ctx: Context, request: Request) -> Response:
         if record.draft is None:
             raise ApiError(404, "The persistent identifier does not exist.")
         require_files_enabled(record)
+        ctx.draft_saves.refuse_while_deleting(record)
         if is_locked(record) and any(e["transfer"]["type"] != "L" for e in entries):
             # the other types create their object at once; L only when content comes
             raise ApiError(403, BUCKET_LOCKED)
@@ -352,7 +353,7 @@ def update_file(ctx: Context, request: Request) -> Response:
 
 def delete_file(ctx: Context, request: Request) -> Response:
     record, _ = own_draft_file(ctx, request)
-    with ctx.store.transaction():
+    with ctx.draft_saves.deleting(record, ctx.config.delete_save_seconds), ctx.store.transaction():
         row = draft_file(ctx, record, request.params["key"])
         if is_locked(record) and has_stored_object(row):
             raise ApiError(403, BUCKET_LOCKED)
@@ -364,7 +365,7 @@ def delete_file(ctx: Context, request: Request) -> Response:
 
 def delete_all_files(ctx: Context, request: Request) -> Response:
     _, record = own_draft(ctx, request, request.params["id"])
-    with ctx.store.transaction():
+    with ctx.draft_saves.deleting(record, ctx.config.delete_save_seconds), ctx.store.transaction():
         rows = ctx.store.files(record.id, DRAFT)
         if is_locked(record) and any(has_stored_object(row) for row in rows):
             raise ApiError(403, BUCKET_LOCKED)
