@@ -7,7 +7,9 @@ import time
 
 import pytest
 
+from nrpfiles._sync.files import FilesClient
 from nrpfiles.cli import parallel
+from nrpfiles.errors import RepositoryServerError
 from tests.cli.conftest import METADATA
 
 
@@ -153,6 +155,32 @@ def test_a_file_failing_for_good_stops_only_itself(repo_run, draft_id, many_smal
     assert {(f["key"], f["status"]) for f in listed} == {
         (f"f{n}.txt", "completed") for n in range(6) if n != 3
     }
+
+
+def test_a_batch_whose_outcome_cannot_be_read_reports_none_of_its_files_uploaded(
+    repo_run, draft_id, many_small, local_repository, monkeypatch
+):
+    # After the batch stops, the draft cannot be listed: which of its files got there
+    # is unknown, so none is reported uploaded, and the command fails.
+    real_list = FilesClient.list
+
+    def list_until_the_batch_failed(self, record):
+        if local_repository.faults.injected:
+            raise RepositoryServerError("503 on GET: the listing failed", status=503)
+        return real_list(self, record)
+
+    monkeypatch.setattr(FilesClient, "list", list_until_the_batch_failed)
+    local_repository.faults.configure(error_rate=1.0, error_status=400, paths=r"/f3\.txt/content$")
+    try:
+        result = repo_run("upload", draft_id, many_small, "--json")
+    finally:
+        local_repository.faults.clear()
+    assert result.code == 1
+    assert result.json()["uploaded"] == []
+    failed = result.json()["failed"]
+    assert sorted(f["key"] for f in failed) == [f"f{n}.txt" for n in range(6)]
+    assert all("400" in f["error"] and "f3.txt" in f["error"] for f in failed), failed
+    assert "6 of 6 uploads failed" in result.err
 
 
 def test_sync_sends_new_files_together_and_replaces_changed_ones_each_on_its_own(
