@@ -123,6 +123,15 @@ def many_small(tmp_path):
     return root
 
 
+def upload_with_f3_refused(repo_run, draft_id, folder, repository):
+    """``nrpfiles upload --json`` of the folder while f3.txt's content is refused every time."""
+    repository.faults.configure(error_rate=1.0, error_status=400, paths=r"/f3\.txt/content$")
+    try:
+        return repo_run("upload", draft_id, folder, "--json")
+    finally:
+        repository.faults.clear()
+
+
 def test_small_files_have_their_entries_made_in_one_request(
     repo_run, draft_id, many_small, local_repository
 ):
@@ -139,12 +148,8 @@ def test_small_files_have_their_entries_made_in_one_request(
 
 
 def test_a_file_failing_for_good_stops_only_itself(repo_run, draft_id, many_small, local_repository):
-    # f3's content is refused every time: the batch stops, the others still go, one by one
-    local_repository.faults.configure(error_rate=1.0, error_status=400, paths=r"/f3\.txt/content$")
-    try:
-        result = repo_run("upload", draft_id, many_small, "--json")
-    finally:
-        local_repository.faults.clear()
+    # the batch stops at f3, the others still go, one by one
+    result = upload_with_f3_refused(repo_run, draft_id, many_small, local_repository)
     assert result.code == 1
     assert [f["key"] for f in result.json()["failed"]] == ["f3.txt"]
     assert sorted(f["key"] for f in result.json()["uploaded"]) == [
@@ -170,11 +175,7 @@ def test_a_batch_whose_outcome_cannot_be_read_reports_none_of_its_files_uploaded
         return real_list(self, record)
 
     monkeypatch.setattr(FilesClient, "list", list_until_the_batch_failed)
-    local_repository.faults.configure(error_rate=1.0, error_status=400, paths=r"/f3\.txt/content$")
-    try:
-        result = repo_run("upload", draft_id, many_small, "--json")
-    finally:
-        local_repository.faults.clear()
+    result = upload_with_f3_refused(repo_run, draft_id, many_small, local_repository)
     assert result.code == 1
     assert result.json()["uploaded"] == []
     failed = result.json()["failed"]
