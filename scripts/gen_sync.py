@@ -4,8 +4,8 @@
     python scripts/gen_sync.py --check    # fail with a diff if anything is stale, edited or orphaned
     python scripts/gen_sync.py --force    # overwrite generated files even if edited by hand
 
-Names follow two rules, so hand-written pairs in nrpfiles._concurrency and
-nrpfiles.limits map onto each other without a table entry:
+Names follow two rules, so hand-written pairs in nrpfiles._concurrency,
+nrpfiles._shared_lock and nrpfiles.limits map onto each other without a table entry:
 ``AsyncThing`` becomes ``Thing`` and ``async_thing`` becomes ``thing``.
 REPLACEMENTS holds only the exceptions; an entry that no source uses fails
 the check, so the table cannot rot.
