@@ -358,22 +358,19 @@ class AsyncFilesClient:
         return await self._refs.api_form(str(to_url(record_or_url)))
 
     async def _read_file_url(self, url: httpx.URL) -> File:
-        response = await self._get_file_url(url)
-        return structure(decode_json(response), File)
-
-    async def _get_file_url(self, url: httpx.URL) -> httpx.Response:
         """Read a file URL as given, or its draft twin when only the draft has the file.
 
         A file's web page (``{site}/records/ID/files/KEY``) stands for its API URL.
         """
         url = to_url(await self._refs.api_form(str(url)))
-        draft_url = _draft_twin(url)
-        if draft_url is None:
-            return await self._http.request("GET", url)
         try:
-            return await self._http.request("GET", url)
+            response = await self._http.request("GET", url)
         except DoesNotExistError:
-            return await self._http.request("GET", draft_url)
+            draft_url = _draft_twin(url)
+            if draft_url is None:
+                raise
+            response = await self._http.request("GET", draft_url)
+        return structure(decode_json(response), File)
 
     async def _draft_file_url(self, url: httpx.URL) -> httpx.URL | str:
         """The URL a change of this file goes to: published files are read-only, so the draft's."""

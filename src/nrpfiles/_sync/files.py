@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/files.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 80ff4f95b9ce9781ef77da92f9d1fde6d3d8984b17365c0606f900c7450130b5
+# body-sha256: adedfa36ea0635c24cae7a48b6e68d7b8b586c03f32568cb215a2fdb8d1990a9
 """``client.files``: list, read, upload, download, update and delete the files of a record."""
 
 from __future__ import annotations
@@ -360,22 +360,19 @@ class FilesClient:
         return self._refs.api_form(str(to_url(record_or_url)))
 
     def _read_file_url(self, url: httpx.URL) -> File:
-        response = self._get_file_url(url)
-        return structure(decode_json(response), File)
-
-    def _get_file_url(self, url: httpx.URL) -> httpx.Response:
         """Read a file URL as given, or its draft twin when only the draft has the file.
 
         A file's web page (``{site}/records/ID/files/KEY``) stands for its API URL.
         """
         url = to_url(self._refs.api_form(str(url)))
-        draft_url = _draft_twin(url)
-        if draft_url is None:
-            return self._http.request("GET", url)
         try:
-            return self._http.request("GET", url)
+            response = self._http.request("GET", url)
         except DoesNotExistError:
-            return self._http.request("GET", draft_url)
+            draft_url = _draft_twin(url)
+            if draft_url is None:
+                raise
+            response = self._http.request("GET", draft_url)
+        return structure(decode_json(response), File)
 
     def _draft_file_url(self, url: httpx.URL) -> httpx.URL | str:
         """The URL a change of this file goes to: published files are read-only, so the draft's."""
