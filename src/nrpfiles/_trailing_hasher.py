@@ -290,9 +290,11 @@ class TrailingHasher:
                 with self._lock:
                     self._hashed = end
                     self._hashing = False
+                    # A writer may wait for this batch to end (a chunk larger than
+                    # what may be held waits for one; it is read back after).
+                    self._room.notify_all()
                     if self._slots is not None:
                         self._slots.release([slot for *_, slot in in_memory if slot is not None])
-                        self._room.notify_all()
                         self._ahead_room.notify_all()
                 del in_memory
         except BaseException as error:  # reported by hexdigest()

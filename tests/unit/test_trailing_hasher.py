@@ -184,6 +184,30 @@ def test_cancelling_the_hasher_releases_a_waiting_writer(monkeypatch: pytest.Mon
     digest.gate.set()
 
 
+def test_a_chunk_larger_than_what_may_be_held_waits_only_for_the_batch_being_hashed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("nrpfiles._trailing_hasher._MAX_HELD", 2 * MIB)
+    content = random.Random(15).randbytes(4 * MIB)
+    writer = MemorySink().open(len(content))
+    digest = _GatedMd5()
+    hasher = TrailingHasher(writer.read_back, digest)
+    _write(writer, hasher, content, 0)
+    hasher.advance(MIB)
+    assert digest.entered.wait(timeout=30)  # hashing the first MiB
+    big = content[MIB:]
+    writer.write_at(MIB, big)
+    assert not hasher.offer(MIB, big)  # no room for it while that batch runs
+    putting = threading.Thread(target=hasher.put, args=(MIB, big))
+    putting.start()
+    putting.join(timeout=0.2)
+    assert putting.is_alive()
+    digest.gate.set()  # the batch ends: no room will ever fit the chunk; it is read back
+    putting.join(timeout=10)
+    assert not putting.is_alive()
+    assert hasher.hexdigest(len(content)) == hashlib.md5(content).hexdigest()
+
+
 def _hash_bound(
     monkeypatch: pytest.MonkeyPatch, content: bytes, read_back: list[int]
 ) -> tuple[SinkWriter, TrailingHasher, _GatedMd5]:
