@@ -14,6 +14,12 @@ seconds at most per chunk so that no server sees a connection stall for long.
 Where the network is the limit the hash keeps up with the front, and every
 range runs as fast as it can.
 
+Ranges not yet begun wait for their turn (:meth:`TrailingHasher.wait_for_turn`)
+until the hash has shown it keeps up with the network: it waited for bytes.
+Begun far ahead of a hash that cannot keep up, they would stall on the
+server's side, take CPU from the hash (on two cores the machine's other
+threads take turns with it) and leave their bytes to read back.
+
 Where ranges arrive on threads of their own (the sync flavour), chunks held
 are copies in slots of one anonymous mapping: held for long by one thread and
 freed by another, the receivers' own buffers would pile up in the C
@@ -42,6 +48,10 @@ _AHEAD_WAIT = 5.0
 # Copies held (front, ahead and the batch being hashed), where chunks are copied.
 _SLOT_SIZE = 1 << 20
 _SLOTS = 32
+# A range not yet begun waits until the hash is this near its first byte...
+_TURN_AHEAD = 2 << 20
+# ...unless the hash has waited this long for bytes, in all, since it last fell behind.
+_KEPT_UP_IDLE = 0.02
 
 Held = tuple[int, bytes | memoryview, int | None]  # offset, bytes, slot of a copy
 
@@ -117,6 +127,9 @@ class TrailingHasher:
         self._room = threading.Condition(self._lock)  # the front's writer: room held
         self._ahead_room = threading.Condition(self._lock)  # writers ahead of the front
         self._waiting_ahead: set[int] = set()  # offsets of chunks whose writers wait
+        self._turn = threading.Condition(self._lock)  # ranges not yet begun
+        self._waiting_turn: list[int] = []  # where they begin
+        self._idle = 0.0  # seconds the hasher waited for bytes since it last fell behind
         # Started once a batch is final: a small file is hashed at the end, in one
         # update, cheaper than a thread and the hand-offs to it.
         self._thread: threading.Thread | None = None
@@ -145,6 +158,33 @@ class TrailingHasher:
                 self._room.wait()
             if self._extends_front(offset):
                 self._hold(offset, chunk)
+
+    def ahead_of_its_turn(self, offset: int) -> bool:
+        """Whether a range beginning at ``offset`` had better not begin yet (see the module)."""
+        return (
+            self._idle < _KEPT_UP_IDLE
+            and offset - self._final > _TURN_AHEAD
+            and not (self._cancelled or self._finished or self._error is not None)
+        )
+
+    @property
+    def is_the_limit(self) -> bool:
+        """Whether the hash fell behind the bytes arriving and has not caught up since."""
+        return self._waiting_pays()
+
+    def wait_for_turn(self, offset: int, timeout: float) -> None:
+        """Block while :meth:`ahead_of_its_turn`, ``timeout`` seconds at most."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            self._waiting_turn.append(offset)
+            try:
+                while self.ahead_of_its_turn(offset):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return
+                    self._turn.wait(remaining)
+            finally:
+                self._waiting_turn.remove(offset)
 
     def _wait_ahead(self, offset: int, chunk: bytes) -> bool:
         """Wait while the hash is the limit; True if the chunk turned out to be at the front."""
@@ -206,6 +246,7 @@ class TrailingHasher:
         self._held_end = offset + len(chunk)
         if self._held_bytes >= _MAX_HELD // 2 and self._thread is not None:
             self._hash_bound = True
+            self._idle = 0.0
 
     def _keep_ahead(self, offset: int, chunk: bytes) -> bool:
         if offset < self._final or self._ahead_bytes + len(chunk) > _MAX_AHEAD:
@@ -231,6 +272,8 @@ class TrailingHasher:
                 self._work.notify()
                 if final_prefix in self._waiting_ahead:
                     self._ahead_room.notify_all()  # that writer is at the front now
+                if self._waiting_turn and min(self._waiting_turn) - final_prefix <= _TURN_AHEAD:
+                    self._turn.notify_all()
 
     @property
     def inline(self) -> bool:
@@ -261,7 +304,7 @@ class TrailingHasher:
             self._wake_all()
 
     def _wake_all(self) -> None:
-        for condition in (self._work, self._room, self._ahead_room):
+        for condition in (self._work, self._room, self._ahead_room, self._turn):
             condition.notify_all()
 
     def _run(self) -> None:
@@ -274,7 +317,7 @@ class TrailingHasher:
                         if self._hash_bound:
                             self._hash_bound = False  # caught up: the writers are the limit
                             self._ahead_room.notify_all()
-                        self._work.wait()
+                        self._wait_for_bytes()
                     if self._cancelled:
                         return
                     start, end = self._hashed, self._final
@@ -301,6 +344,18 @@ class TrailingHasher:
             with self._lock:
                 self._error = error
                 self._wake_all()
+
+    def _wait_for_bytes(self) -> None:
+        """Wait for bytes to hash; waiting so shows that the network is the limit."""
+        if self._idle >= _KEPT_UP_IDLE:
+            self._work.wait()
+            return
+        began = time.monotonic()
+        # Not for ever: a stalled front must not keep the other ranges from beginning.
+        self._work.wait(_KEPT_UP_IDLE - self._idle)
+        self._idle += time.monotonic() - began
+        if self._idle >= _KEPT_UP_IDLE:
+            self._turn.notify_all()
 
     def _take_held(self, end: int) -> list[Held]:
         """The chunks held before ``end``, in order."""

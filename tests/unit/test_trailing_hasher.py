@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from nrpfiles._trailing_hasher import TrailingHasher
+from nrpfiles._trailing_hasher import _TURN_AHEAD, TrailingHasher
 from nrpfiles.streams import MemorySink, SinkWriter
 
 MIB = 1 << 20
@@ -336,3 +336,93 @@ def test_chunks_no_slot_takes_are_read_back_and_no_writer_waits_for_them(
         hasher.advance(start + len(chunk))
     assert hasher.hexdigest(len(content)) == hashlib.md5(content).hexdigest()
     assert read_back
+
+
+# -- ranges not yet begun: their turn --------------------------------------------------
+
+
+def test_until_the_hash_keeps_up_a_range_far_ahead_begins_only_as_the_front_nears_it() -> None:
+    content = random.Random(12).randbytes(8 * MIB)
+    writer = MemorySink().open(len(content))
+    digest = _GatedMd5()  # stuck in its first batch: the hash never waits for bytes
+    hasher = TrailingHasher(writer.read_back, digest)
+    assert not hasher.ahead_of_its_turn(_TURN_AHEAD)
+    assert hasher.ahead_of_its_turn(6 * MIB)
+    waiting = threading.Thread(target=hasher.wait_for_turn, args=(6 * MIB, 30.0))
+    waiting.start()
+    for start in range(0, 3 * MIB, MIB):
+        _write(writer, hasher, content, start)
+        hasher.advance(start + MIB)
+    waiting.join(timeout=0.2)
+    assert waiting.is_alive()  # 3 MiB short of it: too far
+    _write(writer, hasher, content, 3 * MIB)
+    hasher.advance(4 * MIB)  # 2 MiB short: its turn
+    waiting.join(timeout=10)
+    assert not waiting.is_alive()
+    digest.gate.set()
+    for start in range(4 * MIB, len(content), MIB):
+        _write_at_front(writer, hasher, content, start)
+        hasher.advance(start + MIB)
+    assert hasher.hexdigest(len(content)) == hashlib.md5(content).hexdigest()
+
+
+def test_once_the_hash_has_waited_for_bytes_ranges_far_ahead_begin_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("nrpfiles._trailing_hasher._KEPT_UP_IDLE", 0.05)
+    content = random.Random(13).randbytes(2 * MIB)
+    writer = MemorySink().open(len(content))
+    hasher = TrailingHasher(writer.read_back)
+    waiting = threading.Thread(target=hasher.wait_for_turn, args=(64 * MIB, 30.0))
+    waiting.start()
+    for start in (0, MIB):  # hashed at once; then the hasher waits for more, and nothing comes
+        _write(writer, hasher, content, start)
+        hasher.advance(start + MIB)
+    waiting.join(timeout=10)
+    assert not waiting.is_alive()
+    assert not hasher.ahead_of_its_turn(64 * MIB)
+    assert not hasher.is_the_limit
+    assert hasher.hexdigest(len(content)) == hashlib.md5(content).hexdigest()
+
+
+def test_a_hash_that_falls_behind_again_holds_ranges_back_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("nrpfiles._trailing_hasher._KEPT_UP_IDLE", 0.05)
+    monkeypatch.setattr("nrpfiles._trailing_hasher._MAX_HELD", 2 * MIB)
+    content = random.Random(14).randbytes(5 * MIB)
+    writer = MemorySink().open(len(content))
+    digest = _GatedMd5()
+    digest.gate.set()
+    hasher = TrailingHasher(writer.read_back, digest)
+    for start in (0, MIB):
+        _write(writer, hasher, content, start)
+        hasher.advance(start + MIB)
+    hasher.wait_for_turn(64 * MIB, 10.0)  # returns once the hash has waited for bytes
+    assert not hasher.ahead_of_its_turn(64 * MIB)
+    digest.gate.clear()
+    digest.entered.clear()
+    _write(writer, hasher, content, 2 * MIB)
+    hasher.advance(3 * MIB)
+    assert digest.entered.wait(timeout=30)  # stuck in that MiB
+    _write(writer, hasher, content, 3 * MIB)  # held: half of what the hasher may hold
+    assert hasher.is_the_limit
+    assert hasher.ahead_of_its_turn(64 * MIB)
+    digest.gate.set()
+    hasher.advance(4 * MIB)
+    _write_at_front(writer, hasher, content, 4 * MIB)
+    assert hasher.hexdigest(len(content)) == hashlib.md5(content).hexdigest()
+
+
+def test_waiting_for_a_turn_ends_at_its_timeout_and_when_the_hasher_is_cancelled() -> None:
+    hasher = TrailingHasher(MemorySink().open(64 * MIB).read_back)
+    hasher.wait_for_turn(32 * MIB, 0.05)  # returns: a caller looks for a stop in between
+    assert hasher.ahead_of_its_turn(32 * MIB)
+    waiting = threading.Thread(target=hasher.wait_for_turn, args=(32 * MIB, 30.0))
+    waiting.start()
+    waiting.join(timeout=0.1)
+    assert waiting.is_alive()
+    hasher.cancel()
+    waiting.join(timeout=10)
+    assert not waiting.is_alive()
+    assert not hasher.ahead_of_its_turn(32 * MIB)

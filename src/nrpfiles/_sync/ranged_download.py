@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/ranged_download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 5f6f239eaabb3db610fe9517ed2eab52988cb26cb940c63ec54c0945ea0df406
+# body-sha256: 92de5f8401dce362fe62bcc58693a70aeba4e5a50a75a4583e93d9a335b5e214
 """One download in flight: its byte ranges, the ETag that pins them, the writer and the hasher."""
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ logger = logging.getLogger("nrpfiles")
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 # A body that stops early: the next request resumes from the last byte written.
 _BROKEN_BODY = (httpx.TransportError, httpx.StreamError)
+# How long a range waiting for its turn sleeps before it looks for a stop (cancel, a failure).
+_TURN_WAIT = 0.25
 
 
 class RangedDownload:
@@ -87,6 +89,9 @@ class RangedDownload:
             else WriteBehind(writer.write_at)
         )
         self._streaming: set[DownloadRange] = set()  # ranges whose response is being read
+        # Ranges whose job began, and those another job took in (see _begin).
+        self._begun: set[DownloadRange] = set()
+        self._taken_in: set[DownloadRange] = set()
         if self._checkpoint is not None:
             self._checkpoint.follow(self._progress_state)
 
@@ -172,9 +177,59 @@ class RangedDownload:
 
     def _job(self, part: DownloadRange) -> Job[None]:
         def fetch() -> None:
-            self._fetch(part, ranged=True)
+            begun = self._begin(part)
+            if begun is not None:
+                self._fetch(begun, ranged=True)
 
         return fetch
+
+    def _begin(self, part: DownloadRange) -> DownloadRange | None:
+        """What the job of ``part`` fetches once the hash lets it begin.
+
+        A verified download begins a range only as the hash nears it until the
+        hash has shown it keeps up (see ``nrpfiles._trailing_hasher``). A range
+        that had to wait for a hash that fell behind takes in the untouched ranges
+        after it, up to as many as would have run at once: one request does the
+        work of several (each costs the server a request; on two cores a
+        gigabyte in ranges of 32 MiB, one after another, came at 0.49 GB/s against
+        0.55 in one stream). None: an earlier job took ``part`` in.
+        """
+        hasher = self._hasher
+        waited = False
+        while (
+            hasher is not None
+            and part not in self._taken_in
+            and hasher.ahead_of_its_turn(part.position)
+        ):
+            waited = True
+            stop_point()
+            run_in_thread(partial(hasher.wait_for_turn, part.position, _TURN_WAIT))
+        with self._front_lock:
+            if part in self._taken_in:
+                return None
+            self._begun.add(part)
+            if waited and self.widening is None and hasher is not None and hasher.is_the_limit:
+                return self._take_in_after(part)
+        return part
+
+    def _take_in_after(self, part: DownloadRange) -> DownloadRange:
+        ranges = self._ranges
+        first = ranges.index(part)
+        last = first
+        while (
+            last + 1 < len(ranges)
+            and last + 1 - first < DEFAULT_PARALLEL_PARTS
+            and not ranges[last + 1].arrived
+            and ranges[last + 1] not in self._begun
+        ):
+            last += 1
+        if last == first or part.arrived:
+            return part
+        whole = DownloadRange(part.start, ranges[last].end)
+        self._taken_in.update(ranges[first : last + 1])
+        self._begun.add(whole)
+        ranges[first : last + 1] = [whole]
+        return whole
 
     def _continue(
         self, response: httpx.Response, part: DownloadRange, stack: ExitStack, *, ranged: bool

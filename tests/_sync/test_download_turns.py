@@ -1,0 +1,131 @@
+# Generated from tests/_async/test_download_turns.py by scripts/gen_sync.py: do not edit.
+# body-sha256: c2d807fd0a0f1962cfee417ee16f8db8006dc3ccd171331d5d802099d2861d99
+"""The ranges of a verified download begin in turn while the hash may be the limit.
+
+See ``nrpfiles._trailing_hasher``: until the hash has waited for bytes, a range
+begins only as the bytes before it near; one that had to wait for a hash that
+fell behind takes the untouched ranges after it into its request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import time
+
+import httpx
+import pytest
+
+from nrpfiles._concurrency import sleep
+from nrpfiles.errors import RepositoryServerError
+from nrpfiles.streams import MemorySink
+from tests._sync.test_files_mocked import (  # noqa: F401 (fixtures)
+    client,
+    content_route,
+    file_entry,
+)
+
+MIB = 1 << 20
+
+
+class _SlowMd5:
+    """MD5 slower than the mocked network: a download whose hash is the limit."""
+
+    def __init__(self) -> None:
+        self._md5 = hashlib.md5()
+
+    def update(self, data: bytes | memoryview, /) -> None:
+        time.sleep(0.01)
+        self._md5.update(data)
+
+    def hexdigest(self) -> str:
+        return self._md5.hexdigest()
+
+
+def _asked(route) -> list[tuple[int, int]]:
+    """The byte ranges (start, end exclusive) the download asked for, in order of start."""
+    spans = []
+    for call in route.calls:
+        match = re.fullmatch(r"bytes=(\d+)-(\d+)", call.request.headers["Range"])
+        assert match is not None
+        spans.append((int(match[1]), int(match[2]) + 1))
+    return sorted(spans)
+
+
+def test_where_the_hash_is_the_limit_ranges_not_begun_go_several_in_a_request(
+    client, respx_mock, monkeypatch
+):
+    monkeypatch.setattr("nrpfiles._checksums.md5_digest", _SlowMd5)
+    monkeypatch.setattr("nrpfiles._trailing_hasher._MAX_HELD", 2 * MIB)
+    data = bytes(range(256)) * (16 << 12)  # 16 ranges of 1 MiB
+    route = content_route(respx_mock, data, ranges=True)
+    sink = MemorySink()
+    client.files.download(file_entry(data), sink, part_size=MIB)
+    assert sink.data == data
+    spans = _asked(route)
+    position = 0
+    for start, end in spans:  # every byte asked for once, in whole ranges
+        assert start == position and (end - start) % MIB == 0
+        position = end
+    assert position == len(data)
+    lengths = [end - start for start, end in spans]
+    assert max(lengths) > MIB  # taken in together
+    assert max(lengths) <= 4 * MIB  # no more than would have run at once
+
+
+def test_where_the_network_is_the_limit_ranges_run_four_at_once(client, respx_mock):
+    data = bytes(range(256)) * (12 << 12)  # 12 ranges of 1 MiB
+    route = content_route(respx_mock, data, ranges=True)
+    serve = route.side_effect
+    in_flight, most, lock = [0], [0], threading.Lock()
+
+    def slowly(request: httpx.Request) -> httpx.Response:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        sleep(0.5)  # a slow link: the hash waits for every range
+        with lock:
+            in_flight[0] -= 1
+        return serve(request)
+
+    route.side_effect = slowly
+    sink = MemorySink()
+    client.files.download(file_entry(data), sink, part_size=MIB)
+    assert sink.data == data
+    assert most[0] == 4
+    assert all(end - start == MIB for start, end in _asked(route))
+
+
+class _StuckMd5(_SlowMd5):
+    """MD5 stuck in its first update until ``gate`` opens: a hash that never waits for bytes."""
+
+    gate = threading.Event()
+
+    def update(self, data: bytes | memoryview, /) -> None:
+        self.gate.wait(timeout=60)
+        super().update(data)
+
+
+def test_a_range_that_fails_while_others_wait_for_their_turn_ends_the_download(
+    client, respx_mock, monkeypatch
+):
+    monkeypatch.setattr("nrpfiles._checksums.md5_digest", _StuckMd5)
+    monkeypatch.setattr(_StuckMd5, "gate", threading.Event())
+    data = bytes(range(256)) * (12 << 12)
+    route = content_route(respx_mock, data, ranges=True)
+    serve = route.side_effect
+
+    def failing_second(request: httpx.Request) -> httpx.Response:
+        if request.headers["Range"].startswith(f"bytes={MIB}-"):
+            return httpx.Response(500)
+        return serve(request)
+
+    route.side_effect = failing_second
+    sink = MemorySink()
+    try:
+        with pytest.raises(RepositoryServerError):
+            client.files.download(file_entry(data), sink, part_size=MIB)
+    finally:
+        _StuckMd5.gate.set()
+    assert all(start < 4 * MIB for start, _ in _asked(route))  # the rest never began
