@@ -353,6 +353,8 @@ class TrailingHasher:
         began = time.monotonic()
         # Not for ever: a stalled front must not keep the other ranges from beginning.
         self._work.wait(_KEPT_UP_IDLE - self._idle)
+        if self._hash_bound:
+            return  # it fell behind meanwhile (bytes held, not yet final): no wait counts
         self._idle += time.monotonic() - began
         if self._idle >= _KEPT_UP_IDLE:
             self._turn.notify_all()

@@ -15,7 +15,7 @@ import time
 import httpx
 import pytest
 
-from nrpfiles._concurrency import async_sleep
+from nrpfiles._concurrency import async_gather, async_sleep
 from nrpfiles.errors import RepositoryServerError
 from nrpfiles.streams import MemorySink
 from tests._async.test_files_mocked import (  # noqa: F401 (fixtures)
@@ -23,6 +23,7 @@ from tests._async.test_files_mocked import (  # noqa: F401 (fixtures)
     content_route,
     file_entry,
 )
+from tests.parallel import async_within
 
 MIB = 1 << 20
 
@@ -127,3 +128,28 @@ async def test_a_range_that_fails_while_others_wait_for_their_turn_ends_the_down
     finally:
         _StuckMd5.gate.set()
     assert all(start < 4 * MIB for start, _ in _asked(route))  # the rest never began
+
+
+# Twelve ranges four at a time; auto's first wave of ranges (3 MiB, beyond a turn) one at a time.
+@pytest.mark.parametrize(
+    ("options", "auto_range"), [({"part_size": MIB}, MIB), ({}, 3 * MIB)], ids=["asked", "auto"]
+)
+async def test_jobs_that_take_their_places_out_of_order_never_wait_for_a_range_not_begun(
+    client, respx_mock, monkeypatch, options, auto_range
+):
+    """trio starts tasks in an order of its own: here the jobs of the ranges start last first."""
+    import nrpfiles._transfer_plan as plan
+    from nrpfiles._async import ranged_download, waves
+
+    async def last_first(jobs, *, limit):
+        return await async_gather(list(reversed(jobs)), limit=limit)
+
+    monkeypatch.setattr(ranged_download, "async_gather", last_first)
+    monkeypatch.setattr(waves, "async_gather", last_first)
+    monkeypatch.setattr(plan, "RANGED_DOWNLOAD_THRESHOLD", MIB)
+    monkeypatch.setattr(plan, "DEFAULT_DOWNLOAD_PART_SIZE", auto_range)
+    data = bytes(range(256)) * (12 << 12)
+    content_route(respx_mock, data, ranges=True)
+    sink = MemorySink()
+    await async_within(30, lambda: client.files.download(file_entry(data), sink, **options))
+    assert sink.data == data

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_download_turns.py by scripts/gen_sync.py: do not edit.
-# body-sha256: c2d807fd0a0f1962cfee417ee16f8db8006dc3ccd171331d5d802099d2861d99
+# body-sha256: 83639e22894a12ff080061003eb577621479d15b39209dc2b28e6d2d8211f195
 """The ranges of a verified download begin in turn while the hash may be the limit.
 
 See ``nrpfiles._trailing_hasher``: until the hash has waited for bytes, a range
@@ -17,7 +17,7 @@ import time
 import httpx
 import pytest
 
-from nrpfiles._concurrency import sleep
+from nrpfiles._concurrency import gather, sleep
 from nrpfiles.errors import RepositoryServerError
 from nrpfiles.streams import MemorySink
 from tests._sync.test_files_mocked import (  # noqa: F401 (fixtures)
@@ -25,6 +25,7 @@ from tests._sync.test_files_mocked import (  # noqa: F401 (fixtures)
     content_route,
     file_entry,
 )
+from tests.parallel import within
 
 MIB = 1 << 20
 
@@ -129,3 +130,28 @@ def test_a_range_that_fails_while_others_wait_for_their_turn_ends_the_download(
     finally:
         _StuckMd5.gate.set()
     assert all(start < 4 * MIB for start, _ in _asked(route))  # the rest never began
+
+
+# Twelve ranges four at a time; auto's first wave of ranges (3 MiB, beyond a turn) one at a time.
+@pytest.mark.parametrize(
+    ("options", "auto_range"), [({"part_size": MIB}, MIB), ({}, 3 * MIB)], ids=["asked", "auto"]
+)
+def test_jobs_that_take_their_places_out_of_order_never_wait_for_a_range_not_begun(
+    client, respx_mock, monkeypatch, options, auto_range
+):
+    """trio starts tasks in an order of its own: here the jobs of the ranges start last first."""
+    import nrpfiles._transfer_plan as plan
+    from nrpfiles._sync import ranged_download, waves
+
+    def last_first(jobs, *, limit):
+        return gather(list(reversed(jobs)), limit=limit)
+
+    monkeypatch.setattr(ranged_download, "gather", last_first)
+    monkeypatch.setattr(waves, "gather", last_first)
+    monkeypatch.setattr(plan, "RANGED_DOWNLOAD_THRESHOLD", MIB)
+    monkeypatch.setattr(plan, "DEFAULT_DOWNLOAD_PART_SIZE", auto_range)
+    data = bytes(range(256)) * (12 << 12)
+    content_route(respx_mock, data, ranges=True)
+    sink = MemorySink()
+    within(30, lambda: client.files.download(file_entry(data), sink, **options))
+    assert sink.data == data

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/ranged_download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 92de5f8401dce362fe62bcc58693a70aeba4e5a50a75a4583e93d9a335b5e214
+# body-sha256: d4e724673b74365149c5fa61f082d68a59800ca83ee6a6b81b34d83d9aa3084a
 """One download in flight: its byte ranges, the ETag that pins them, the writer and the hasher."""
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ class RangedDownload:
             else WriteBehind(writer.write_at)
         )
         self._streaming: set[DownloadRange] = set()  # ranges whose response is being read
-        # Ranges whose job began, and those another job took in (see _begin).
+        # Ranges whose job took its place, began fetching, or another job took in (_begin).
+        self._started: set[DownloadRange] = set()
         self._begun: set[DownloadRange] = set()
         self._taken_in: set[DownloadRange] = set()
         if self._checkpoint is not None:
@@ -142,6 +143,9 @@ class RangedDownload:
             self._etag = response.headers.get("ETag")
 
             def first_range() -> None:
+                with self._front_lock:
+                    self._started.add(first)
+                    self._begun.add(first)
                 self._continue(response, first, stack, ranged=True)
 
             jobs: list[Job[None]] = [first_range]
@@ -195,10 +199,12 @@ class RangedDownload:
         0.55 in one stream). None: an earlier job took ``part`` in.
         """
         hasher = self._hasher
+        with self._front_lock:
+            self._started.add(part)
         waited = False
         while (
             hasher is not None
-            and part not in self._taken_in
+            and self._jobs_before_it_started(part)
             and hasher.ahead_of_its_turn(part.position)
         ):
             waited = True
@@ -211,6 +217,21 @@ class RangedDownload:
             if waited and self.widening is None and hasher is not None and hasher.is_the_limit:
                 return self._take_in_after(part)
         return part
+
+    def _jobs_before_it_started(self, part: DownloadRange) -> bool:
+        """Whether the job of every range before ``part`` has taken its place.
+
+        Only then may ``part`` wait for its turn: the range the hash waits for is
+        being fetched (that one never waits). Jobs may take their places out of
+        order (trio starts tasks in an order of its own, threads start when the
+        system runs them), and a job waiting for a range whose own job has no
+        place would wait for ever.
+        """
+        with self._front_lock:
+            if part in self._taken_in:
+                return False
+            before = self._ranges[self._front : self._ranges.index(part)]
+            return all(earlier in self._started or earlier.done for earlier in before)
 
     def _take_in_after(self, part: DownloadRange) -> DownloadRange:
         ranges = self._ranges
@@ -227,6 +248,7 @@ class RangedDownload:
             return part
         whole = DownloadRange(part.start, ranges[last].end)
         self._taken_in.update(ranges[first : last + 1])
+        self._started.add(whole)
         self._begun.add(whole)
         ranges[first : last + 1] = [whole]
         return whole
