@@ -165,17 +165,25 @@ class AsyncRangedDownload:
 
         A range costs a request of its own (a millisecond on loopback, tens on a
         real repository); when parts go one at a time anyway, the ranges not begun
-        at the end of the file are fetched as one. The sidecar records that range
-        as it records any other.
+        at the end of the file are fetched as one.
         """
         begun = any(part.arrived for part in rest)
         # (DownloadRange compares by identity: the rest must be the last ranges themselves)
         if len(rest) < 2 or begun or self._ranges[-len(rest) :] != rest:
             return [self._job(part) for part in rest]
-        whole = DownloadRange(rest[0].start, rest[-1].end)
         with self._front_lock:
-            self._ranges[-len(rest) :] = [whole]
+            whole = self._joined(len(self._ranges) - len(rest), len(self._ranges))
         return [self._job(whole)]
+
+    def _joined(self, first: int, stop: int) -> DownloadRange:
+        """The untouched ranges ``[first, stop)`` replaced by one, fetched in one request.
+
+        The caller holds the front lock. The sidecar records the joined range as
+        it records any other.
+        """
+        whole = DownloadRange(self._ranges[first].start, self._ranges[stop - 1].end)
+        self._ranges[first:stop] = [whole]
+        return whole
 
     def _job(self, part: DownloadRange) -> AsyncJob[None]:
         async def fetch() -> None:
@@ -232,23 +240,24 @@ class AsyncRangedDownload:
             return all(earlier in self._started or earlier.done for earlier in before)
 
     def _take_in_after(self, part: DownloadRange) -> DownloadRange:
+        if part.arrived:
+            return part
         ranges = self._ranges
         first = ranges.index(part)
-        last = first
+        stop = first + 1
         while (
-            last + 1 < len(ranges)
-            and last + 1 - first < DEFAULT_PARALLEL_PARTS
-            and not ranges[last + 1].arrived
-            and ranges[last + 1] not in self._begun
+            stop < len(ranges)
+            and stop - first < DEFAULT_PARALLEL_PARTS
+            and not ranges[stop].arrived
+            and ranges[stop] not in self._begun
         ):
-            last += 1
-        if last == first or part.arrived:
+            stop += 1
+        if stop == first + 1:
             return part
-        whole = DownloadRange(part.start, ranges[last].end)
-        self._taken_in.update(ranges[first : last + 1])
+        self._taken_in.update(ranges[first:stop])
+        whole = self._joined(first, stop)
         self._started.add(whole)
         self._begun.add(whole)
-        ranges[first : last + 1] = [whole]
         return whole
 
     async def _continue(

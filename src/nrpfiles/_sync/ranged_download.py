@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/ranged_download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: d4e724673b74365149c5fa61f082d68a59800ca83ee6a6b81b34d83d9aa3084a
+# body-sha256: eb7413d9c7fbf7a7e037b6ba2ab58e48c3c029a5f4d916f228c187d3249c2386
 """One download in flight: its byte ranges, the ETag that pins them, the writer and the hasher."""
 
 from __future__ import annotations
@@ -167,17 +167,25 @@ class RangedDownload:
 
         A range costs a request of its own (a millisecond on loopback, tens on a
         real repository); when parts go one at a time anyway, the ranges not begun
-        at the end of the file are fetched as one. The sidecar records that range
-        as it records any other.
+        at the end of the file are fetched as one.
         """
         begun = any(part.arrived for part in rest)
         # (DownloadRange compares by identity: the rest must be the last ranges themselves)
         if len(rest) < 2 or begun or self._ranges[-len(rest) :] != rest:
             return [self._job(part) for part in rest]
-        whole = DownloadRange(rest[0].start, rest[-1].end)
         with self._front_lock:
-            self._ranges[-len(rest) :] = [whole]
+            whole = self._joined(len(self._ranges) - len(rest), len(self._ranges))
         return [self._job(whole)]
+
+    def _joined(self, first: int, stop: int) -> DownloadRange:
+        """The untouched ranges ``[first, stop)`` replaced by one, fetched in one request.
+
+        The caller holds the front lock. The sidecar records the joined range as
+        it records any other.
+        """
+        whole = DownloadRange(self._ranges[first].start, self._ranges[stop - 1].end)
+        self._ranges[first:stop] = [whole]
+        return whole
 
     def _job(self, part: DownloadRange) -> Job[None]:
         def fetch() -> None:
@@ -234,23 +242,24 @@ class RangedDownload:
             return all(earlier in self._started or earlier.done for earlier in before)
 
     def _take_in_after(self, part: DownloadRange) -> DownloadRange:
+        if part.arrived:
+            return part
         ranges = self._ranges
         first = ranges.index(part)
-        last = first
+        stop = first + 1
         while (
-            last + 1 < len(ranges)
-            and last + 1 - first < DEFAULT_PARALLEL_PARTS
-            and not ranges[last + 1].arrived
-            and ranges[last + 1] not in self._begun
+            stop < len(ranges)
+            and stop - first < DEFAULT_PARALLEL_PARTS
+            and not ranges[stop].arrived
+            and ranges[stop] not in self._begun
         ):
-            last += 1
-        if last == first or part.arrived:
+            stop += 1
+        if stop == first + 1:
             return part
-        whole = DownloadRange(part.start, ranges[last].end)
-        self._taken_in.update(ranges[first : last + 1])
+        self._taken_in.update(ranges[first:stop])
+        whole = self._joined(first, stop)
         self._started.add(whole)
         self._begun.add(whole)
-        ranges[first : last + 1] = [whole]
         return whole
 
     def _continue(
