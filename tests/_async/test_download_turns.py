@@ -35,7 +35,7 @@ class _SlowMd5:
         self._md5 = hashlib.md5()
 
     def update(self, data: bytes | memoryview, /) -> None:
-        time.sleep(0.01)
+        time.sleep(0.03)
         self._md5.update(data)
 
     def hexdigest(self) -> str:

@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_download_turns.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 83639e22894a12ff080061003eb577621479d15b39209dc2b28e6d2d8211f195
+# body-sha256: d2c20d8cf110538dce08553a16493d4e160aa2ff4eae847f398ba379bceb7c8a
 """The ranges of a verified download begin in turn while the hash may be the limit.
 
 See ``nrpfiles._trailing_hasher``: until the hash has waited for bytes, a range
@@ -37,7 +37,7 @@ class _SlowMd5:
         self._md5 = hashlib.md5()
 
     def update(self, data: bytes | memoryview, /) -> None:
-        time.sleep(0.01)
+        time.sleep(0.03)
         self._md5.update(data)
 
     def hexdigest(self) -> str:
