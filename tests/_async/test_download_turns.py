@@ -106,9 +106,22 @@ class _StuckMd5(_SlowMd5):
         super().update(data)
 
 
+# "late": the job of the fourth range takes its place after the job of the fifth
+# (threads start when the system runs them); the fifth waits for it, then its turn.
+@pytest.mark.parametrize("late", [False, True], ids=["in-order", "late"])
 async def test_a_range_that_fails_while_others_wait_for_their_turn_ends_the_download(
-    client, respx_mock, monkeypatch
+    client, respx_mock, monkeypatch, late
 ):
+    from nrpfiles._async.ranged_download import AsyncRangedDownload
+
+    begin = AsyncRangedDownload._begin
+
+    async def begin_late(self, part):
+        if late and part.start == 3 * MIB:
+            await async_sleep(0.1)
+        return await begin(self, part)
+
+    monkeypatch.setattr(AsyncRangedDownload, "_begin", begin_late)
     monkeypatch.setattr("nrpfiles._checksums.md5_digest", _StuckMd5)
     monkeypatch.setattr(_StuckMd5, "gate", threading.Event())
     data = bytes(range(256)) * (12 << 12)

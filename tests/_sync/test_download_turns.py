@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_download_turns.py by scripts/gen_sync.py: do not edit.
-# body-sha256: d2c20d8cf110538dce08553a16493d4e160aa2ff4eae847f398ba379bceb7c8a
+# body-sha256: eb93d0b35cab97176a8ad36cfcec4b1eecd3b733f66079f7dba0caca551eccad
 """The ranges of a verified download begin in turn while the hash may be the limit.
 
 See ``nrpfiles._trailing_hasher``: until the hash has waited for bytes, a range
@@ -108,9 +108,22 @@ class _StuckMd5(_SlowMd5):
         super().update(data)
 
 
+# "late": the job of the fourth range takes its place after the job of the fifth
+# (threads start when the system runs them); the fifth waits for it, then its turn.
+@pytest.mark.parametrize("late", [False, True], ids=["in-order", "late"])
 def test_a_range_that_fails_while_others_wait_for_their_turn_ends_the_download(
-    client, respx_mock, monkeypatch
+    client, respx_mock, monkeypatch, late
 ):
+    from nrpfiles._sync.ranged_download import RangedDownload
+
+    begin = RangedDownload._begin
+
+    def begin_late(self, part):
+        if late and part.start == 3 * MIB:
+            sleep(0.1)
+        return begin(self, part)
+
+    monkeypatch.setattr(RangedDownload, "_begin", begin_late)
     monkeypatch.setattr("nrpfiles._checksums.md5_digest", _StuckMd5)
     monkeypatch.setattr(_StuckMd5, "gate", threading.Event())
     data = bytes(range(256)) * (12 << 12)

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/ranged_download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: eb7413d9c7fbf7a7e037b6ba2ab58e48c3c029a5f4d916f228c187d3249c2386
+# body-sha256: 04f6eceb4ac35559af5bc94ec1a899717901f4b06ee79e0b3316ffea99e6657e
 """One download in flight: its byte ranges, the ETag that pins them, the writer and the hasher."""
 
 from __future__ import annotations
@@ -210,13 +210,23 @@ class RangedDownload:
         with self._front_lock:
             self._started.add(part)
         waited = False
-        while (
-            hasher is not None
-            and self._jobs_before_it_started(part)
-            and hasher.ahead_of_its_turn(part.position)
-        ):
-            waited = True
+        patience_spent = False  # a job before it had no place: it waited once for it
+        while True:
+            # Also before the first look: on threads, a job may take its place
+            # after another range failed, and the end of a wait may be the end of
+            # the download.
             stop_point()
+            if hasher is None or not hasher.ahead_of_its_turn(part.position):
+                break
+            with self._front_lock:
+                if part in self._taken_in:
+                    break
+                placed = self._jobs_before_it_started(part)
+            if not placed:
+                if patience_spent:
+                    break
+                patience_spent = True
+            waited = True
             run_in_thread(partial(hasher.wait_for_turn, part.position, _TURN_WAIT))
         with self._front_lock:
             if part in self._taken_in:
@@ -229,17 +239,16 @@ class RangedDownload:
     def _jobs_before_it_started(self, part: DownloadRange) -> bool:
         """Whether the job of every range before ``part`` has taken its place.
 
-        Only then may ``part`` wait for its turn: the range the hash waits for is
-        being fetched (that one never waits). Jobs may take their places out of
-        order (trio starts tasks in an order of its own, threads start when the
-        system runs them), and a job waiting for a range whose own job has no
-        place would wait for ever.
+        The caller holds the front lock. Only then may ``part`` wait for its
+        turn for as long as it takes: the range the hash waits for is being
+        fetched (that one never waits). Jobs may take their places out of order:
+        trio starts tasks in an order of its own, and a job waiting for a range
+        whose own job has no place would wait for ever. A thread, though, may
+        start a moment after the one behind it in the queue, so a job waits one
+        slice for the places before it before it begins regardless.
         """
-        with self._front_lock:
-            if part in self._taken_in:
-                return False
-            before = self._ranges[self._front : self._ranges.index(part)]
-            return all(earlier in self._started or earlier.done for earlier in before)
+        before = self._ranges[self._front : self._ranges.index(part)]
+        return all(earlier in self._started or earlier.done for earlier in before)
 
     def _take_in_after(self, part: DownloadRange) -> DownloadRange:
         if part.arrived:
