@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from typing import Any
 
 import httpx
@@ -152,6 +153,26 @@ def test_delay(local_api: httpx.Client, repo: LocalRepository) -> None:
     repo.faults.configure(delay=0.01)
     assert statuses(api, 3) == [200, 200, 200]
     assert repo.faults.injected == {"delay": 3}
+
+
+def test_a_request_given_up_on_is_still_carried_out_and_waited_for(
+    local_api: httpx.Client, repo: LocalRepository
+) -> None:
+    draft = create_draft(local_api)
+    base = f"/records/{draft['id']}/draft/files"
+    local_api.post(base, json=[{"key": "a"}])
+    repo.faults.configure(delay=0.5, paths=r"/content$")
+    began = time.monotonic()
+    with pytest.raises(httpx.TimeoutException):  # the client gives up at once
+        local_api.put(f"{base}/a/content", content=b"abcd", headers=OCTET, timeout=0.05)
+    with pytest.raises(TimeoutError):
+        repo.wait_until_idle(timeout=0.01)
+    repo.wait_until_idle()
+    assert time.monotonic() - began >= 0.5  # not before the delayed upload was handled
+    repo.faults.clear()
+    committed = local_api.post(f"{base}/a/commit")  # the bytes arrived all the same
+    assert committed.status_code == 200
+    assert committed.json()["size"] == 4
 
 
 def test_refused_multipart_parts(local_api: httpx.Client, repo: LocalRepository) -> None:

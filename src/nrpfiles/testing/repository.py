@@ -6,6 +6,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -277,6 +278,20 @@ class LocalRepository:
     def stats(self) -> dict[str, Any]:
         """What the API answered: ``requests``, ``rate_limited`` (429s), ``statuses``, ..."""
         return self._running().stats.snapshot()
+
+    def wait_until_idle(self, timeout: float = 30.0) -> None:
+        """Wait until the repository handles no request, storage included.
+
+        A client that gave up on a request (Ctrl-C, a timeout) no longer waits for
+        it, but the repository may still carry it out, as a real one does: an
+        upload cut off deletes its entry, even one made since under the same
+        key. A test that goes on with another client first waits here.
+        Raises ``TimeoutError`` after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        for server in self._servers:
+            if not server.wait_until_idle(max(deadline - time.monotonic(), 0.0)):
+                raise TimeoutError(f"the repository still handled requests after {timeout} s")
 
     def add_user(self, name: str) -> str:
         """A new user with their own drafts; returns the user's token."""

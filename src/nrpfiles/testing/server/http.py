@@ -16,7 +16,7 @@ import socketserver
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -301,6 +301,10 @@ class RequestHandler(BaseHTTPRequestHandler):
     do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_GET
 
     def _handle(self) -> None:
+        with self.server.handling():
+            self._answer()
+
+    def _answer(self) -> None:
         path = urlsplit(self.path).path
         exempt = self.server.is_fault_exempt(path)
         decision = NO_FAULT if exempt else self.faults.decide(path)
@@ -401,7 +405,26 @@ class AppServer(ThreadingHTTPServer):
         self._fault_exempt_prefix = fault_exempt_prefix
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self._handling = 0
+        self._handled = threading.Condition()
         super().__init__(address, RequestHandler)
+
+    @contextlib.contextmanager
+    def handling(self) -> Iterator[None]:
+        """Count a request as being handled, from its request line to its answer's end."""
+        with self._handled:
+            self._handling += 1
+        try:
+            yield
+        finally:
+            with self._handled:
+                self._handling -= 1
+                self._handled.notify_all()
+
+    def wait_until_idle(self, timeout: float) -> bool:
+        """Wait until no request is being handled; False if ``timeout`` came first."""
+        with self._handled:
+            return self._handled.wait_for(lambda: self._handling == 0, timeout)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host name, which can stall without DNS
