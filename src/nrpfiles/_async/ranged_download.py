@@ -237,13 +237,13 @@ class AsyncRangedDownload:
     def _jobs_before_it_started(self, part: DownloadRange) -> bool:
         """Whether the job of every range before ``part`` has taken its place.
 
-        The caller holds the front lock. Only then may ``part`` wait for its
-        turn for as long as it takes: the range the hash waits for is being
-        fetched (that one never waits). Jobs may take their places out of order:
-        trio starts tasks in an order of its own, and a job waiting for a range
-        whose own job has no place would wait for ever. A thread, though, may
-        start a moment after the one behind it in the queue, so a job waits one
-        slice for the places before it before it begins regardless.
+        Only then may ``part`` wait for its turn for as long as it takes: the
+        range the hash waits for is being fetched (that one never waits). Jobs
+        may take their places out of order: trio starts tasks in an order of its
+        own, and a job waiting for a range whose own job has no place would wait
+        for ever. A thread, though, may start a moment after the one behind it
+        in the queue, so a job whose earlier jobs have no place yet still waits
+        one slice for them, then begins. The caller holds the front lock.
         """
         before = self._ranges[self._front : self._ranges.index(part)]
         return all(earlier in self._started or earlier.done for earlier in before)

@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/ranged_download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: 04f6eceb4ac35559af5bc94ec1a899717901f4b06ee79e0b3316ffea99e6657e
+# body-sha256: fc00a818c2fc7e65ba746d785ba10f57b18b8a3b2815dbbf331413d94898a09b
 """One download in flight: its byte ranges, the ETag that pins them, the writer and the hasher."""
 
 from __future__ import annotations
@@ -239,13 +239,13 @@ class RangedDownload:
     def _jobs_before_it_started(self, part: DownloadRange) -> bool:
         """Whether the job of every range before ``part`` has taken its place.
 
-        The caller holds the front lock. Only then may ``part`` wait for its
-        turn for as long as it takes: the range the hash waits for is being
-        fetched (that one never waits). Jobs may take their places out of order:
-        trio starts tasks in an order of its own, and a job waiting for a range
-        whose own job has no place would wait for ever. A thread, though, may
-        start a moment after the one behind it in the queue, so a job waits one
-        slice for the places before it before it begins regardless.
+        Only then may ``part`` wait for its turn for as long as it takes: the
+        range the hash waits for is being fetched (that one never waits). Jobs
+        may take their places out of order: trio starts tasks in an order of its
+        own, and a job waiting for a range whose own job has no place would wait
+        for ever. A thread, though, may start a moment after the one behind it
+        in the queue, so a job whose earlier jobs have no place yet still waits
+        one slice for them, then begins. The caller holds the front lock.
         """
         before = self._ranges[self._front : self._ranges.index(part)]
         return all(earlier in self._started or earlier.done for earlier in before)
