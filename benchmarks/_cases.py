@@ -142,6 +142,33 @@ def curl_download(url: str, target: Path, token: str | None = None) -> float:
     return seconds
 
 
+def curl_download_checked(url: str, target: Path, md5: str, token: str | None = None) -> float:
+    """What a careful shell user runs: ``curl | tee <target> | openssl md5``, checked.
+
+    Three processes share the work a verified nrpfiles download does in one, the
+    hash in a process of its own: the usual way to verify a download without
+    nrpfiles, at the cost of two pipes.
+    """
+    headers = ["-H", f"Authorization: Bearer {token}"] if token else []
+    begin = time.perf_counter()
+    curl = subprocess.Popen(["curl", "-sS", "-f", *headers, url], stdout=subprocess.PIPE)
+    assert curl.stdout is not None
+    tee = subprocess.Popen(["tee", str(target)], stdin=curl.stdout, stdout=subprocess.PIPE)
+    curl.stdout.close()  # tee holds it now: curl sees a closed pipe if tee dies
+    assert tee.stdout is not None
+    hashed = subprocess.run(["openssl", "md5"], stdin=tee.stdout, capture_output=True, text=True)
+    tee.stdout.close()
+    codes = (curl.wait(), tee.wait(), hashed.returncode)
+    seconds = time.perf_counter() - begin
+    target.unlink(missing_ok=True)
+    if any(codes):
+        raise RuntimeError(f"curl | tee | openssl md5 failed with exit codes {codes}")
+    digest = hashed.stdout.split()[-1] if hashed.stdout.split() else ""
+    if digest != md5:
+        raise RuntimeError(f"curl's download hashed to {digest!r}, not {md5!r}")
+    return seconds
+
+
 # -- child processes -------------------------------------------------------------------
 
 
@@ -225,7 +252,8 @@ def big_file_cases(group: Group, reference: bool) -> list[Case]:
     cases: list[Case] = [("md5", "alone")]
     if group.curl_static:
         cases.append(("curl", "download", "static"))
-    cases += [("curl", "download", "single"), ("curl", "upload", "single")]
+    cases += [("curl", "download", "single"), ("curl", "download", "checked")]
+    cases.append(("curl", "upload", "single"))
     for direction in ("download", "upload"):
         for flavour in ("sync", "async"):
             for mode in group.modes_for(direction):
@@ -241,8 +269,8 @@ def big_file_cases(group: Group, reference: bool) -> list[Case]:
 
 
 def _curl_case(
-    group: Group, repository: Repository, case: Case, source: Path, uploads: str, key: str,
-    content_url: str, static_url: str | None,
+    group: Group, repository: Repository, case: Case, source: Path, md5: str, uploads: str,
+    key: str, content_url: str, static_url: str | None,
 ) -> float:  # fmt: skip
     target = WORK / "downloaded.bin"
     if case[1] == "upload":
@@ -254,7 +282,10 @@ def _curl_case(
         return curl_download(f"{static_url}/{source.name}", target)
     # where the repository sends a download (a presigned URL), as nrpfiles gets it
     url = repository.storage_url(content_url)
-    return curl_download(url, target, repository.token if url == content_url else None)
+    token = repository.token if url == content_url else None
+    if case[2] == "checked":
+        return curl_download_checked(url, target, md5, token)
+    return curl_download(url, target, token)
 
 
 def measure_big_files(
@@ -279,8 +310,8 @@ def measure_big_files(
                     group.add(case, result["seconds"])
                 elif client == "curl":
                     seconds = _curl_case(
-                        group, repository, case, source, uploads, key, content_url, static_url
-                    )
+                        group, repository, case, source, md5, uploads, key, content_url, static_url
+                    )  # fmt: skip
                     group.add(case, seconds)
                 else:
                     job = {

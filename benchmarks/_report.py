@@ -43,7 +43,9 @@ def _big_files(group: Group, out: list[str]) -> None:
     md5 = group.rate(("md5", "alone"))
     out.append(
         f"Big files: {size_gib:g} GiB, best of {group.rounds} run(s). MD5 alone over the same "
-        f"bytes: {_fmt(md5)} GB/s. *limit* = the slower of curl and MD5 alone.\n"
+        f"bytes: {_fmt(md5)} GB/s. *limit* = the slower of curl and MD5 alone. "
+        "`curl | tee | openssl md5` is a verified download as the shell makes one: three "
+        "processes joined by pipes, the hash in one of its own.\n"
     )
     out.append(
         "| direction | client | mode | checksum | GB/s | vs curl | vs limit | async/sync "
@@ -62,6 +64,13 @@ def _big_files(group: Group, out: list[str]) -> None:
         where = "storage (presigned)" if group.storage_redirect else "repository"
         mode = "parts in turn" if direction == "upload" and group.in_parts else "single"
         out.append(f"| {direction} | curl, {where} | {mode} | - | {_fmt(curl)} | 1.00x | | | |")
+        checked = ("curl", direction, "checked")
+        if checked in group.seconds or checked in group.errors:
+            rate = group.rate(checked)
+            out.append(
+                f"| {direction} | curl \\| tee \\| openssl md5 | single | verified | {_fmt(rate)} | "
+                f"{_x(_ratio(rate, curl))} | {_x(_ratio(rate, limit))} | | |"
+            )
         for mode in group.modes_for(direction):
             reference = group.rate(("nrp-cmd", direction, mode))
             for flavour in ("sync", "async"):
