@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from functools import partial
 from typing import Generic, TypeVar
 
 import anyio
@@ -77,7 +78,7 @@ def gather(jobs: Sequence[Job[T]], *, limit: int) -> list[T]:
         return []
     if len(jobs) == 1 or limit <= 1:
         return [job() for job in jobs]
-    stop = threading.Event()
+    stop = _StopSignal()
 
     def run(job: Job[T]) -> T:
         _stop_events.set((*_stop_events.get(), stop))
@@ -107,8 +108,32 @@ class JobStopped(Exception):
     """A job on a thread was told to stop: another one failed or the caller was interrupted."""
 
 
+class _StopSignal(threading.Event):
+    """A gather's signal to stop its jobs; setting it also wakes the waits registered on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._wakers: list[Callable[[], None]] = []
+        self._wakers_lock = threading.Lock()
+
+    def set(self) -> None:
+        super().set()
+        with self._wakers_lock:
+            wakers = list(self._wakers)
+        for wake in wakers:
+            wake()
+
+    def add_waker(self, wake: Callable[[], None]) -> None:
+        with self._wakers_lock:
+            self._wakers.append(wake)
+
+    def remove_waker(self, wake: Callable[[], None]) -> None:
+        with self._wakers_lock:
+            self._wakers.remove(wake)
+
+
 # The stop signals of the gathers a thread's job runs under, innermost last.
-_stop_events: contextvars.ContextVar[tuple[threading.Event, ...]] = contextvars.ContextVar(
+_stop_events: contextvars.ContextVar[tuple[_StopSignal, ...]] = contextvars.ContextVar(
     "nrpfiles_stop_events", default=()
 )
 
@@ -124,7 +149,7 @@ def stop_point() -> None:
         raise JobStopped("stopped: a parallel part failed or the transfer was interrupted")
 
 
-def _stop_all(stop: threading.Event, futures: Sequence[Future[T]]) -> None:
+def _stop_all(stop: _StopSignal, futures: Sequence[Future[T]]) -> None:
     stop.set()
     for future in futures:
         future.cancel()
@@ -137,6 +162,35 @@ async def async_run_in_thread(function: Callable[[], T]) -> T:
 
 def run_in_thread(function: Callable[[], T]) -> T:
     return function()
+
+
+async def async_wait_in_thread(
+    wait: Callable[[Callable[[], bool]], None], wake: Callable[[], None]
+) -> None:
+    """Block in ``wait(stopped)`` off the event loop; a cancelled task stops it at once.
+
+    ``wait`` must return soon after ``wake()`` once ``stopped()`` is true, and
+    leave nothing to undo: a cancelled task does not wait for its thread.
+    """
+    stopped = threading.Event()
+    try:
+        await anyio.to_thread.run_sync(partial(wait, stopped.is_set), abandon_on_cancel=True)
+    except BaseException:
+        stopped.set()
+        wake()
+        raise
+
+
+def wait_in_thread(wait: Callable[[Callable[[], bool]], None], wake: Callable[[], None]) -> None:
+    """Block in ``wait(stopped)`` on this thread; the stop of a gather around it wakes it."""
+    signals = _stop_events.get()
+    for signal in signals:
+        signal.add_waker(wake)
+    try:
+        wait(lambda: any(signal.is_set() for signal in signals))
+    finally:
+        for signal in signals:
+            signal.remove_waker(wake)
 
 
 def async_ranges_on_threads() -> bool:

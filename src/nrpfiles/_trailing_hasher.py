@@ -172,19 +172,29 @@ class TrailingHasher:
         """Whether the hash fell behind the bytes arriving and has not caught up since."""
         return self._waiting_pays()
 
-    def wait_for_turn(self, offset: int, timeout: float) -> None:
-        """Block while :meth:`ahead_of_its_turn`, ``timeout`` seconds at most."""
+    def wait_for_turn(
+        self, offset: int, timeout: float, stopped: Callable[[], bool] = lambda: False
+    ) -> None:
+        """Block while :meth:`ahead_of_its_turn`, ``timeout`` seconds at most.
+
+        Also ends once ``stopped()`` is true when :meth:`wake_turn_waiters` is called.
+        """
         deadline = time.monotonic() + timeout
         with self._lock:
             self._waiting_turn.append(offset)
             try:
-                while self.ahead_of_its_turn(offset):
+                while self.ahead_of_its_turn(offset) and not stopped():
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return
                     self._turn.wait(remaining)
             finally:
                 self._waiting_turn.remove(offset)
+
+    def wake_turn_waiters(self) -> None:
+        """Have every :meth:`wait_for_turn` look again whether to go on waiting."""
+        with self._lock:
+            self._turn.notify_all()
 
     def _wait_ahead(self, offset: int, chunk: bytes) -> bool:
         """Wait while the hash is the limit; True if the chunk turned out to be at the front."""

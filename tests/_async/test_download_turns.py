@@ -143,6 +143,56 @@ async def test_a_range_that_fails_while_others_wait_for_their_turn_ends_the_down
     assert all(start < 4 * MIB for start, _ in _asked(route))  # the rest never began
 
 
+async def test_a_failure_ends_the_wait_of_ranges_for_their_turn_at_once(
+    client, respx_mock, monkeypatch
+):
+    from nrpfiles import _trailing_hasher
+    from nrpfiles._async import ranged_download
+
+    # Waits that ended only on their own would outlast the bound below; the hash,
+    # stuck, never counts as keeping up, so ranges ahead of it wait for their turn.
+    monkeypatch.setattr(ranged_download, "_TURN_WAIT", 300.0)
+    monkeypatch.setattr(_trailing_hasher, "_KEPT_UP_IDLE", 300.0)
+    monkeypatch.setattr("nrpfiles._checksums.md5_digest", _StuckMd5)
+    monkeypatch.setattr(_StuckMd5, "gate", threading.Event())
+    waiting = threading.Event()
+    wait_for_turn = _trailing_hasher.TrailingHasher.wait_for_turn
+
+    def noted(hasher, *arguments):
+        waiting.set()
+        wait_for_turn(hasher, *arguments)
+
+    monkeypatch.setattr(_trailing_hasher.TrailingHasher, "wait_for_turn", noted)
+    data = bytes(range(256)) * (12 << 12)
+    route = content_route(respx_mock, data, ranges=True)
+    serve = route.side_effect
+
+    async def failing_second_once_a_range_waits(request: httpx.Request) -> httpx.Response:
+        if not request.headers["Range"].startswith(f"bytes={MIB}-"):
+            return serve(request)
+        for _ in range(3000):
+            if waiting.is_set():
+                break
+            await async_sleep(0.01)
+        return httpx.Response(500)
+
+    route.side_effect = failing_second_once_a_range_waits
+    sink = MemorySink()
+
+    async def download() -> None:
+        await client.files.download(file_entry(data), sink, part_size=MIB)
+
+    began = time.monotonic()
+    try:
+        with pytest.raises(RepositoryServerError):
+            await async_within(120, download)
+    finally:
+        _StuckMd5.gate.set()
+    assert time.monotonic() - began < 60  # far from a wait of 300 s that ended on its own
+    assert waiting.is_set()  # the failure came while a range waited for its turn
+    assert all(start < 4 * MIB for start, _ in _asked(route))  # it never began
+
+
 # Twelve ranges four at a time; auto's first wave of ranges (3 MiB, beyond a turn) one at a time.
 @pytest.mark.parametrize(
     ("options", "auto_range"), [({"part_size": MIB}, MIB), ({}, 3 * MIB)], ids=["asked", "auto"]

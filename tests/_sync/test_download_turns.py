@@ -1,5 +1,5 @@
 # Generated from tests/_async/test_download_turns.py by scripts/gen_sync.py: do not edit.
-# body-sha256: eb93d0b35cab97176a8ad36cfcec4b1eecd3b733f66079f7dba0caca551eccad
+# body-sha256: a827f644277dddea113d4c773972eaf8f9f6a251b33e0669cdfcc3cb5aa12539
 """The ranges of a verified download begin in turn while the hash may be the limit.
 
 See ``nrpfiles._trailing_hasher``: until the hash has waited for bytes, a range
@@ -143,6 +143,56 @@ def test_a_range_that_fails_while_others_wait_for_their_turn_ends_the_download(
     finally:
         _StuckMd5.gate.set()
     assert all(start < 4 * MIB for start, _ in _asked(route))  # the rest never began
+
+
+def test_a_failure_ends_the_wait_of_ranges_for_their_turn_at_once(
+    client, respx_mock, monkeypatch
+):
+    from nrpfiles import _trailing_hasher
+    from nrpfiles._sync import ranged_download
+
+    # Waits that ended only on their own would outlast the bound below; the hash,
+    # stuck, never counts as keeping up, so ranges ahead of it wait for their turn.
+    monkeypatch.setattr(ranged_download, "_TURN_WAIT", 300.0)
+    monkeypatch.setattr(_trailing_hasher, "_KEPT_UP_IDLE", 300.0)
+    monkeypatch.setattr("nrpfiles._checksums.md5_digest", _StuckMd5)
+    monkeypatch.setattr(_StuckMd5, "gate", threading.Event())
+    waiting = threading.Event()
+    wait_for_turn = _trailing_hasher.TrailingHasher.wait_for_turn
+
+    def noted(hasher, *arguments):
+        waiting.set()
+        wait_for_turn(hasher, *arguments)
+
+    monkeypatch.setattr(_trailing_hasher.TrailingHasher, "wait_for_turn", noted)
+    data = bytes(range(256)) * (12 << 12)
+    route = content_route(respx_mock, data, ranges=True)
+    serve = route.side_effect
+
+    def failing_second_once_a_range_waits(request: httpx.Request) -> httpx.Response:
+        if not request.headers["Range"].startswith(f"bytes={MIB}-"):
+            return serve(request)
+        for _ in range(3000):
+            if waiting.is_set():
+                break
+            sleep(0.01)
+        return httpx.Response(500)
+
+    route.side_effect = failing_second_once_a_range_waits
+    sink = MemorySink()
+
+    def download() -> None:
+        client.files.download(file_entry(data), sink, part_size=MIB)
+
+    began = time.monotonic()
+    try:
+        with pytest.raises(RepositoryServerError):
+            within(120, download)
+    finally:
+        _StuckMd5.gate.set()
+    assert time.monotonic() - began < 60  # far from a wait of 300 s that ended on its own
+    assert waiting.is_set()  # the failure came while a range waited for its turn
+    assert all(start < 4 * MIB for start, _ in _asked(route))  # it never began
 
 
 # Twelve ranges four at a time; auto's first wave of ranges (3 MiB, beyond a turn) one at a time.

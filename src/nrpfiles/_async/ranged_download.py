@@ -19,6 +19,7 @@ from nrpfiles._concurrency import (
     async_run_in_thread,
     async_sleep,
     async_stop_point,
+    async_wait_in_thread,
 )
 from nrpfiles._download_range import DownloadRange
 from nrpfiles._partial_download import ResumableFileWriter, ResumePoint
@@ -38,7 +39,8 @@ logger = logging.getLogger("nrpfiles")
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 # A body that stops early: the next request resumes from the last byte written.
 _BROKEN_BODY = (httpx.TransportError, httpx.StreamError)
-# How long a range waiting for its turn sleeps before it looks for a stop (cancel, a failure).
+# How long a range waits for its turn before it looks again whether the jobs before it have
+# taken their places; a stop (cancel, a failure) ends the wait at once.
 _TURN_WAIT = 0.25
 
 
@@ -225,7 +227,10 @@ class AsyncRangedDownload:
                     break
                 patience_spent = True
             waited = True
-            await async_run_in_thread(partial(hasher.wait_for_turn, part.position, _TURN_WAIT))
+            await async_wait_in_thread(
+                partial(hasher.wait_for_turn, part.position, _TURN_WAIT),
+                hasher.wake_turn_waiters,
+            )
         with self._front_lock:
             if part in self._taken_in:
                 return None

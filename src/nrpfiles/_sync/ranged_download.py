@@ -1,5 +1,5 @@
 # Generated from src/nrpfiles/_async/ranged_download.py by scripts/gen_sync.py: do not edit.
-# body-sha256: fc00a818c2fc7e65ba746d785ba10f57b18b8a3b2815dbbf331413d94898a09b
+# body-sha256: 5267158ecabb5f1c53c6ab3bc247551b67b8c74316e6f9e18da6d83379dff1df
 """One download in flight: its byte ranges, the ETag that pins them, the writer and the hasher."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from nrpfiles._concurrency import (
     run_in_thread,
     sleep,
     stop_point,
+    wait_in_thread,
 )
 from nrpfiles._download_range import DownloadRange
 from nrpfiles._partial_download import ResumableFileWriter, ResumePoint
@@ -40,7 +41,8 @@ logger = logging.getLogger("nrpfiles")
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 # A body that stops early: the next request resumes from the last byte written.
 _BROKEN_BODY = (httpx.TransportError, httpx.StreamError)
-# How long a range waiting for its turn sleeps before it looks for a stop (cancel, a failure).
+# How long a range waits for its turn before it looks again whether the jobs before it have
+# taken their places; a stop (cancel, a failure) ends the wait at once.
 _TURN_WAIT = 0.25
 
 
@@ -227,7 +229,10 @@ class RangedDownload:
                     break
                 patience_spent = True
             waited = True
-            run_in_thread(partial(hasher.wait_for_turn, part.position, _TURN_WAIT))
+            wait_in_thread(
+                partial(hasher.wait_for_turn, part.position, _TURN_WAIT),
+                hasher.wake_turn_waiters,
+            )
         with self._front_lock:
             if part in self._taken_in:
                 return None
