@@ -163,7 +163,8 @@ def curl_download_checked(url: str, target: Path, md5: str, token: str | None = 
     target.unlink(missing_ok=True)
     if any(codes):
         raise RuntimeError(f"curl | tee | openssl md5 failed with exit codes {codes}")
-    digest = hashed.stdout.split()[-1] if hashed.stdout.split() else ""
+    words = hashed.stdout.split()  # "MD5(stdin)= <hex>"
+    digest = words[-1] if words else ""
     if digest != md5:
         raise RuntimeError(f"curl's download hashed to {digest!r}, not {md5!r}")
     return seconds
